@@ -1,0 +1,129 @@
+"""Document kind from the visible content: the title a piece gives itself.
+
+Each kind has title wordings (accent- and case-insensitive). A wording found on a line
+scores by where and how it is printed: big text in the top third of page 1 is a title, the
+same words in a sentence further down are a mention. Overlapping wordings go to the most
+specific one ("projet de décompte général" is not also a "décompte général"). The
+confidence is the winner's share of the total, damped when the evidence is thin, so two
+competing kinds give a low confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.extract.pdf_text import Line, Page, group_lines
+from pipeline.models import DocumentKind, KindGuess
+
+K = DocumentKind
+
+
+@dataclass(frozen=True)
+class _Title:
+    kind: DocumentKind
+    pattern: re.Pattern[str]
+    weight: float
+
+
+def _title(kind: DocumentKind, pattern: str, weight: float) -> _Title:
+    return _Title(kind, re.compile(pattern), weight)
+
+
+_S = r"[\s-]+"
+TITLES: tuple[_Title, ...] = (
+    _title(K.DECOMPTE_GENERAL_DEFINITIF, rf"\bdecompte{_S}general{_S}(?:et{_S})?definitif", 3.0),
+    _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}general", 3.0),
+    _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
+    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
+    _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}general\b", 2.5),
+    _title(
+        K.ETAT_ACOMPTE_VALIDE,
+        rf"\betat{_S}d'{{0,1}}\s*acompte(?:{_S}mensuel)?(?:{_S}n\s?[°o]\s*\S+)?{_S}valide",
+        3.0,
+    ),
+    _title(K.ETAT_ACOMPTE, rf"\betat{_S}d'{{0,1}}\s*acompte", 2.5),
+    _title(
+        K.DEMANDE_PAIEMENT_SOUS_TRAITANT,
+        rf"\bdemande{_S}de{_S}paiement\b.{{0,60}}\bsous{_S}?traitan",
+        3.0,
+    ),
+    _title(K.DEMANDE_PAIEMENT_SOUS_TRAITANT, rf"\bdemande{_S}de{_S}paiement{_S}direct", 2.5),
+    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte\b", 2.0),
+    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bsituation{_S}(?:de{_S}travaux|mensuelle)\b", 1.2),
+    _title(K.CREDIT_NOTE, rf"\bfacture{_S}d'avoir\b|\bnote{_S}de{_S}credit\b", 3.0),
+    _title(K.CREDIT_NOTE, rf"(?:^|\t)\s*avoir\b(?!{_S}sur)|\bavoir{_S}n\s?[°o]", 2.0),
+    _title(K.INVOICE, r"\bfacture\b(?!\s+(?:d'origine|initiale|associee|a\b))", 1.0),
+)
+
+#: How much more a wording counts when it looks like a title.
+_TOP_OF_FIRST_PAGE = 3.0
+_REST_OF_FIRST_PAGE = 1.0
+_OTHER_PAGES = 0.4
+#: Evidence needed for full confidence (a title-sized wording at the top of page 1 of a
+#: specific kind gives about this much).
+_FULL_EVIDENCE = 6.0
+
+
+def classify(pages: Sequence[Page]) -> KindGuess:
+    """The kind of the piece with a confidence (0..1)."""
+    scores: dict[DocumentKind, float] = defaultdict(float)
+    for page in sorted(pages, key=lambda p: p.number):
+        lines = group_lines(page)
+        if not lines:
+            continue
+        body = statistics.median(w.height for line in lines for w in line.words)
+        for line in lines:
+            for kind, score in _line_scores(line, page, body):
+                scores[kind] += score
+    if not any(score > 0 for score in scores.values()):
+        if any(page.words for page in pages):
+            # Text but no title: most untitled deposits are invoices, and we are guessing.
+            return KindGuess(value=DocumentKind.INVOICE, confidence=0.25)
+        return KindGuess()
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    kind, top = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    share = top / (top + second)
+    evidence = 1 - math.exp(-top / (_FULL_EVIDENCE / 2))
+    return KindGuess(value=kind, confidence=round(min(0.99, share * evidence), 3))
+
+
+def _line_scores(line: Line, page: Page, body: float) -> list[tuple[DocumentKind, float]]:
+    found: list[tuple[int, int, _Title]] = []
+    for title in TITLES:
+        for match in title.pattern.finditer(line.folded):
+            found.append((match.start(), match.end(), title))
+    # The most specific wording of overlapping ones (longest, then heaviest) wins.
+    found.sort(key=lambda item: (-(item[1] - item[0]), -item[2].weight))
+    kept: list[tuple[int, int, _Title]] = []
+    for start, end, title in found:
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, title))
+    scores = []
+    for start, end, title in kept:
+        words = [line.words[i] for i in line.word_indexes(start, end)]
+        size = statistics.mean(w.height for w in words) / (body or 1.0)
+        size_factor = max(0.7, min(3.0, size))
+        position = _position_factor(line, page)
+        # A wording that is most of its line ("FACTURE", "PROJET DE DÉCOMPTE MENSUEL
+        # N° 7") is a title; inside a sentence it is a mention.
+        covered = (end - start) / max(1, len(line.folded.strip()))
+        title_factor = 1.5 if covered >= 0.4 else 1.0
+        confidence = statistics.mean(w.confidence for w in words)
+        scores.append(
+            (title.kind, title.weight * size_factor * position * title_factor * confidence)
+        )
+    return scores
+
+
+def _position_factor(line: Line, page: Page) -> float:
+    if page.number != 1:
+        return _OTHER_PAGES
+    if line.bottom <= page.height / 3:
+        return _TOP_OF_FIRST_PAGE
+    return _REST_OF_FIRST_PAGE

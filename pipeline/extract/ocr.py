@@ -1,0 +1,409 @@
+"""OCR of scanned pages: render with pdfium, clean, straighten, read with Tesseract (fra).
+
+This is the only module that imports pytesseract. One page goes through:
+
+1. render at ``dpi`` (greyscale) through ``pipeline.pdfium``;
+2. clean: autocontrast, then a 3x3 median filter against scanner speckle;
+3. deskew: the angle within ±3° that makes the row projections sharpest (text lines
+   then fall on pixel rows, which is what ``--psm 6`` expects);
+4. Tesseract ``image_to_data`` with ``--psm 6`` (reads a dense invoice in order);
+5. when that reading looks wrong (low mean confidence), Tesseract's orientation detection
+   (``image_to_osd``) decides whether the page is turned by 90, 180 or 270 degrees; the
+   turned page is read again and the better reading kept. OSD costs about as much as
+   reading a simple page, so upright pages (nearly all) do not pay for it;
+6. ``--psm 6`` drops text much larger than the body (titles such as FACTURE, letterheads)
+   and sometimes whole shaded table rows: the bands of ink no word covers are cropped
+   (neighbouring bands as one block) and read again. (Erasing table rules before reading
+   was tried: it cut bold letters and lost more than it gained.)
+
+Word boxes are converted to PDF points. They stay in the straightened reading frame and
+``Page.to_original`` maps them back to the original page (see ``pdf_text``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+
+# Debian's Tesseract runs OpenMP threads that fight each other on small machines: a dense
+# page took 12 s at 300 dpi without this and 2 s with it (stack.md). Pages are
+# parallelised by threads here instead. Set before pytesseract starts any process.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import pytesseract
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from pipeline import pdfium
+from pipeline.errors import InternalError
+from pipeline.extract.pdf_text import Affine, Page, Word
+from pipeline.models import FieldSource
+
+#: Deskew search range and steps (degrees): coarse over the range, then fine around it.
+_MAX_SKEW = 3.0
+_COARSE_STEP = 1.0
+_FINE_STEP = 0.1
+#: Below this a rotation would blur more than it straightens.
+_MIN_SKEW = 0.2
+#: Width the page is shrunk to for the skew search (speed; angles stay precise enough).
+_SKEW_WIDTH = 600
+#: A reading whose mean word confidence is under this may be a turned page.
+_DOUBTFUL_READING = 0.65
+#: Tesseract's orientation confidence needed before turning a page.
+_MIN_OSD_CONFIDENCE = 2.0
+#: At most this many uncovered bands are read again per page.
+_MAX_RECOVERY_BANDS = 4
+
+
+def ocr_pages(
+    data: bytes,
+    page_numbers: Sequence[int],
+    *,
+    dpi: int = 300,
+    workers: int = 2,
+    lang: str = "fra",
+) -> dict[int, Page]:
+    """OCR the given 1-based pages of a PDF; words carry Tesseract's confidence (0..1)."""
+    wanted = sorted(set(page_numbers))
+    if not wanted:
+        return {}
+    check_tesseract(lang)
+    sizes = pdfium.page_sizes(data)
+
+    def one(number: int) -> Page:
+        # Rendered inside the worker so at most `workers` page images live at once.
+        image = pdfium.render_pages(data, [number], dpi=dpi)[number]
+        width, _ = sizes[number - 1]
+        return _read_page(image, number, width, dpi=dpi, lang=lang)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return dict(zip(wanted, pool.map(one, wanted), strict=True))
+
+
+@lru_cache(maxsize=8)
+def check_tesseract(lang: str) -> None:
+    """Raise ``InternalError`` when the tesseract binary or the language is missing."""
+    try:
+        pytesseract.get_tesseract_version()
+        languages = set(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, OSError) as exc:
+        raise InternalError(
+            "the tesseract OCR program is not installed or not on PATH; run `make setup`",
+            code="OCR_ENGINE_MISSING",
+        ) from exc
+    missing = [code for code in lang.split("+") if code not in languages]
+    if missing:
+        raise InternalError(
+            f"the Tesseract language data {', '.join(missing)} is not installed; run `make setup`",
+            code="OCR_LANGUAGE_MISSING",
+        )
+
+
+# --------------------------------------------------------------------------- one page
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Tesseract's words on the page straightened one way, in its pixels."""
+
+    image: Image.Image
+    matrix: Affine  # straightened pixel -> original pixel
+    words: tuple[_RawWord, ...]
+
+    @property
+    def mean_confidence(self) -> float:
+        chars = sum(len(w.text) for w in self.words)
+        if not chars:
+            return 0.0
+        return sum(w.confidence * len(w.text) for w in self.words) / chars
+
+    @property
+    def score(self) -> float:
+        """Characters read with some confidence: the better of two readings has more."""
+        return sum(len(w.text) for w in self.words if w.confidence >= 0.6)
+
+
+def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, lang: str) -> Page:
+    clean = clean_image(image)
+    reading = _read_turned(clean, 0, dpi=dpi, lang=lang)
+    if reading.mean_confidence < _DOUBTFUL_READING:
+        turn = detect_orientation(clean, dpi=dpi)
+        if turn:
+            turned = _read_turned(clean, turn, dpi=dpi, lang=lang)
+            if turned.score > reading.score:
+                reading = turned
+    # Only the reading kept is completed: recovery costs a Tesseract call per block.
+    words = [*reading.words, *_recover_missed(reading.image, reading.words, dpi=dpi, lang=lang)]
+    scale = width_pt / clean.width  # points per pixel, the same on both axes
+    a, b, c, d, e, f = reading.matrix
+    return Page(
+        number=number,
+        width=reading.image.width * scale,
+        height=reading.image.height * scale,
+        words=tuple(_to_word(raw, number, scale) for raw in words),
+        source=FieldSource.OCR,
+        # reading-frame points -> straight pixels (/scale) -> original pixels (matrix)
+        # -> original points (*scale): the linear part is unchanged, the shift scales.
+        to_original=(a, b, c * scale, d, e, f * scale),
+    )
+
+
+def clean_image(image: Image.Image) -> Image.Image:
+    """Greyscale, full contrast, speckle removed."""
+    grey = image.convert("L")
+    stretched = ImageOps.autocontrast(grey, cutoff=0.5)
+    return stretched.filter(ImageFilter.MedianFilter(3))
+
+
+def _read_turned(clean: Image.Image, turn: int, *, dpi: int, lang: str) -> _Reading:
+    """Read the page turned by ``turn`` degrees clockwise, then deskewed."""
+    upright = clean.rotate(-turn, expand=True) if turn else clean
+    skew = estimate_skew(upright)
+    # One resampling from the original image: turn and skew composed.
+    angle = -turn + skew
+    straight, matrix = rotate_with_matrix(clean, angle) if angle else (clean, _IDENTITY_PX)
+    return _Reading(straight, matrix, tuple(_tesseract_words(straight, dpi=dpi, lang=lang)))
+
+
+_IDENTITY_PX: Affine = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def detect_orientation(image: Image.Image, *, dpi: int) -> int:
+    """Clockwise degrees (0, 90, 180, 270) that make the page upright, 0 when unsure."""
+    try:
+        osd = pytesseract.image_to_osd(
+            image, config=f"--psm 0 --dpi {dpi}", output_type=pytesseract.Output.DICT
+        )
+    except pytesseract.TesseractError:
+        # "Too few characters": a blank or nearly blank page has no orientation.
+        return 0
+    if float(osd.get("orientation_conf", 0.0)) < _MIN_OSD_CONFIDENCE:
+        return 0
+    rotate = int(osd.get("rotate", 0)) % 360
+    return rotate if rotate in (90, 180, 270) else 0
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def rotate_with_matrix(image: Image.Image, angle: float) -> tuple[Image.Image, Affine]:
+    """``image`` turned ``angle`` degrees counter-clockwise (canvas expanded, white fill),
+    and the affine map from a pixel of the result to the pixel of ``image`` it shows."""
+    width, height = image.size
+    radians = math.radians(angle)
+    cos, sin = math.cos(radians), math.sin(radians)
+    # Snap exact quarter turns so they stay pixel-exact.
+    cos, sin = round(cos, 12), round(sin, 12)
+    new_width = math.ceil(abs(width * cos) + abs(height * sin) - 1e-6)
+    new_height = math.ceil(abs(width * sin) + abs(height * cos) - 1e-6)
+    # Output pixel (u, v) shows input pixel R(angle)·((u, v) - out_centre) + in_centre,
+    # with y pointing down (so counter-clockwise on screen).
+    cx, cy = width / 2, height / 2
+    ox, oy = new_width / 2, new_height / 2
+    a, b = cos, -sin
+    d, e = sin, cos
+    c = cx - a * ox - b * oy
+    f = cy - d * ox - e * oy
+    matrix: Affine = (a, b, c, d, e, f)
+    resample = Image.Resampling.NEAREST if angle % 90 == 0 else Image.Resampling.BICUBIC
+    turned = image.transform(
+        (new_width, new_height), Image.Transform.AFFINE, matrix, resample=resample, fillcolor=255
+    )
+    return turned, matrix
+
+
+def estimate_skew(image: Image.Image) -> float:
+    """Counter-clockwise degrees (within ±3) that level the text lines, 0 if negligible.
+
+    Level lines make the row sums of ink jump between full (text) and empty (the gaps):
+    the energy of the row-to-row differences of the projection peaks at the right angle.
+    Differences, not the plain variance: a solid block (a coloured sidebar, a logo)
+    turned a little only shifts the projection smoothly, and must not pull the angle.
+    """
+    ratio = min(1.0, _SKEW_WIDTH / image.width)
+    small = image.resize(
+        (max(1, round(image.width * ratio)), max(1, round(image.height * ratio))),
+        Image.Resampling.BOX,
+    )
+    ink = ImageOps.invert(small)
+    cache: dict[float, float] = {}
+
+    def sharpness(angle: float) -> float:
+        angle = round(angle, 2)
+        if angle not in cache:
+            turned = ink.rotate(angle, resample=Image.Resampling.NEAREST, fillcolor=0)
+            rows = turned.resize((1, turned.height), Image.Resampling.BOX).tobytes()
+            cache[angle] = float(sum((b - a) ** 2 for a, b in pairwise(rows)))
+        return cache[angle]
+
+    steps = round(_MAX_SKEW / _COARSE_STEP)
+    coarse = max((i * _COARSE_STEP for i in range(-steps, steps + 1)), key=sharpness)
+    fine_steps = round(_COARSE_STEP / _FINE_STEP)
+    fine = (coarse + i * _FINE_STEP for i in range(-fine_steps, fine_steps + 1))
+    best = max((a for a in fine if abs(a) <= _MAX_SKEW + 1e-9), key=sharpness)
+    # A flat optimum (blank page, a photo) is noise, not skew; an optimum on the edge of
+    # the range is something else than tilted text.
+    if (
+        abs(best) < _MIN_SKEW
+        or abs(best) > _MAX_SKEW - _FINE_STEP / 2
+        or sharpness(best) <= sharpness(0.0) * 1.02
+    ):
+        return 0.0
+    return round(best, 2)
+
+
+# --------------------------------------------------------------------------- tesseract
+
+
+@dataclass(frozen=True)
+class _RawWord:
+    """A Tesseract word in pixels of the straightened image."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    confidence: float
+
+
+def _tesseract_words(
+    image: Image.Image, *, dpi: int, lang: str, psm: int = 6, offset: tuple[int, int] = (0, 0)
+) -> list[_RawWord]:
+    try:
+        data = pytesseract.image_to_data(
+            image,
+            lang=lang,
+            # The image carries no resolution; without --dpi Tesseract guesses 70 and its
+            # size-based heuristics misjudge the text.
+            config=f"--psm {psm} --dpi {dpi}",
+            output_type=pytesseract.Output.DICT,
+        )
+    except pytesseract.TesseractError as exc:
+        raise InternalError(
+            f"Tesseract failed to read a page image ({exc.message.strip()[:200]}); "
+            "check the Tesseract installation with `make setup`",
+            code="OCR_FAILED",
+        ) from exc
+    words = []
+    dx, dy = offset
+    for i, text in enumerate(data["text"]):
+        text = (text or "").strip()
+        conf = float(data["conf"][i])
+        if not text or conf < 0:
+            continue
+        left, top = float(data["left"][i]) + dx, float(data["top"][i]) + dy
+        words.append(
+            _RawWord(
+                text=text,
+                left=left,
+                top=top,
+                right=left + float(data["width"][i]),
+                bottom=top + float(data["height"][i]),
+                confidence=max(0.0, min(1.0, conf / 100.0)),
+            )
+        )
+    return words
+
+
+def _recover_missed(
+    image: Image.Image, words: Sequence[_RawWord], *, dpi: int, lang: str
+) -> list[_RawWord]:
+    """Read again the bands of ink that no word covers (large titles ``--psm 6`` drops)."""
+    masked = image.copy()
+    draw = ImageDraw.Draw(masked)
+    pad = max(2, dpi // 100)
+    for word in words:
+        draw.rectangle(
+            (word.left - pad, word.top - pad, word.right + pad, word.bottom + pad), fill=255
+        )
+    recovered: list[_RawWord] = []
+    # Neighbouring bands are read as one block: one Tesseract call instead of several.
+    blocks = _merge_bands(_ink_bands(masked, dpi=dpi), gap=dpi // 8)
+    blocks.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    for box in blocks[:_MAX_RECOVERY_BANDS]:
+        try:
+            words_in_box = _tesseract_words(
+                masked.crop(box), dpi=dpi, lang=lang, offset=(box[0], box[1])
+            )
+        except InternalError:
+            continue  # a second chance only: the page's main reading stands
+        recovered.extend(
+            w for w in words_in_box if w.confidence >= 0.5 and any(ch.isalnum() for ch in w.text)
+        )
+    return recovered
+
+
+def _merge_bands(
+    boxes: list[tuple[int, int, int, int]], *, gap: int
+) -> list[tuple[int, int, int, int]]:
+    """Union of the bands that are vertically close and overlap horizontally."""
+    merged: list[tuple[int, int, int, int]] = []
+    for box in sorted(boxes, key=lambda b: b[1]):
+        if merged:
+            x0, top, x1, bottom = merged[-1]
+            if box[1] - bottom <= gap and box[0] < x1 and box[2] > x0:
+                merged[-1] = (min(x0, box[0]), top, max(x1, box[2]), max(bottom, box[3]))
+                continue
+        merged.append(box)
+    return merged
+
+
+def _ink_bands(image: Image.Image, *, dpi: int) -> list[tuple[int, int, int, int]]:
+    """Boxes (pixels) of horizontal bands that hold text-sized ink, most ink first."""
+    # Binary ink mask, shrunk 4x: band finding needs rows, not pixels.
+    factor = 4
+    ink = image.point(lambda v: 255 if v < 128 else 0).resize(
+        (max(1, image.width // factor), max(1, image.height // factor)), Image.Resampling.BOX
+    )
+    rows = list(ink.resize((1, ink.height), Image.Resampling.BOX).tobytes())
+    min_height = max(2, dpi // 30 // factor)  # under ~0.8 mm: rules and specks
+    max_height = dpi // factor  # over ~25 mm: a table frame or a picture
+    bands: list[tuple[float, tuple[int, int, int, int]]] = []
+    start = None
+    for y, value in enumerate([*rows, 0]):
+        if value > 0.5 and start is None:
+            start = y
+        elif value <= 0.5 and start is not None:
+            if min_height <= y - start <= max_height:
+                band = ink.crop((0, start, ink.width, y))
+                columns = list(band.resize((band.width, 1), Image.Resampling.BOX).tobytes())
+                filled = [x for x, c in enumerate(columns) if c > 2]
+                # A band must look like glyphs: enough inked columns, not a long rule.
+                if len(filled) >= 4:
+                    amount = sum(columns)
+                    x0, x1 = filled[0], filled[-1] + 1
+                    density = amount / (255 * max(1, x1 - x0))
+                    if density < 0.6:
+                        pad = 2
+                        bands.append(
+                            (
+                                amount,
+                                (
+                                    max(0, (x0 - pad) * factor),
+                                    max(0, (start - pad) * factor),
+                                    min(image.width, (x1 + pad) * factor),
+                                    min(image.height, (y + pad) * factor),
+                                ),
+                            )
+                        )
+            start = None
+    bands.sort(key=lambda item: -item[0])
+    return [box for _, box in bands]
+
+
+def _to_word(raw: _RawWord, number: int, scale: float) -> Word:
+    return Word(
+        text=raw.text,
+        x0=raw.left * scale,
+        top=raw.top * scale,
+        x1=raw.right * scale,
+        bottom=raw.bottom * scale,
+        page=number,
+        confidence=raw.confidence,
+        source=FieldSource.OCR,
+    )

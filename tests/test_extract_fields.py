@@ -1,0 +1,907 @@
+"""French field finders and the document classifier on hand-built pages.
+
+Pages are built word by word (``row``): each cell is placed at its x position, its words
+side by side as a PDF generator would place them, so the tests exercise the same line
+grouping, label and value logic as real pages without any PDF in between.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.extract.classify import classify
+from pipeline.extract.fields import (
+    find_fields,
+    format_amount,
+    parse_amount,
+    parse_date,
+    strip_legal_form,
+)
+from pipeline.extract.fields import settle_for_kind as settle
+from pipeline.extract.pdf_text import Page, Word, group_lines, original_bbox
+from pipeline.models import DocumentKind, ExtractedField, FieldSource, PieceFields
+
+# --------------------------------------------------------------------------- page builder
+
+CHAR = 0.5  # width of a character, in ems
+SPACE = 0.3  # width of a word space, in ems
+
+
+def row(top: float, *cells: tuple[float, str], size: float = 10.0, conf: float = 1.0) -> list[Word]:
+    """Words of one printed line: each cell ``(x0, text)`` split on plain spaces."""
+    words = []
+    for x0, text in cells:
+        x = x0
+        for token in text.split(" "):
+            if not token:
+                x += SPACE * size
+                continue
+            width = len(token) * CHAR * size
+            words.append(
+                Word(token, x, top, x + width, top + size, 1, conf, FieldSource.TEXT_LAYER)
+            )
+            x += width + SPACE * size
+    return words
+
+
+def page(*rows: list[Word], number: int = 1, source: FieldSource = FieldSource.TEXT_LAYER) -> Page:
+    words = tuple(
+        Word(w.text, w.x0, w.top, w.x1, w.bottom, number, w.confidence, source)
+        for r in rows
+        for w in r
+    )
+    return Page(number=number, width=595.0, height=842.0, words=words, source=source)
+
+
+def fields_of(*rows: list[Word]) -> PieceFields:
+    return find_fields([page(*rows)]).fields
+
+
+def value(*rows: list[Word], field: str) -> str | None:
+    return fields_of(*rows).value(field)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def test_words_group_into_lines_with_tabs_between_columns() -> None:
+    lines = group_lines(
+        page(row(100, (50, "Total HT"), (400, "7 850,00 €")), row(115, (50, "TVA")))
+    )
+    assert [line.text for line in lines] == ["Total HT\t7 850,00 €", "TVA"]
+
+
+def test_slightly_uneven_baselines_stay_on_one_line() -> None:
+    words = row(100, (50, "Facture")) + row(102.5, (88, "n°"), (101, "F-17"))
+    assert [line.text for line in group_lines(page(words))] == ["Facture n° F-17"]
+
+
+# --------------------------------------------------------------------------- invoice number
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Facture n°",
+        "Facture N° :",
+        "FACTURE N°",
+        "N° de facture :",
+        "Numéro de facture",
+        "Réf. :",
+        "Référence :",
+        "N° de pièce :",
+        "Avoir n°",
+        "Projet de décompte n°",
+        "Décompte n°",
+        "Facture Nº",
+    ],
+)
+def test_invoice_number_wordings(label: str) -> None:
+    assert value(row(100, (50, f"{label} F-2024-0153")), field="invoice_number") == "F-2024-0153"
+
+
+def test_invoice_number_glued_to_its_label_gets_its_own_box() -> None:
+    found = fields_of(row(100, (50, "Facture n°562044387 du 02/07/2015")))
+    assert found.invoice_number.value == "562044387"
+    assert found.issue_date.value == "2015-07-02"
+    x0, _, x1, _ = found.invoice_number.bbox or (0, 0, 0, 0)
+    # "Facture" (7 characters) and a space, then "n°" (2): the number starts after them.
+    start = 50 + (7 * CHAR + SPACE + 2 * CHAR) * 10
+    assert (x0, x1) == (pytest.approx(start), pytest.approx(start + 9 * CHAR * 10))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acompte n° 7",
+        "Situation n° 11",
+        "Devis n° D-2024-118",
+        "Bon de livraison n° BL-2024-778",
+        "Facture d'origine : FA-2024-1193",
+        "Avoir sur facture n° FA-2024-1193",
+        "Réf. client : C-0457",
+        "Votre référence : PO-445",
+    ],
+)
+def test_other_numbers_are_not_the_invoice_number(text: str) -> None:
+    assert value(row(100, (50, text)), field="invoice_number") is None
+
+
+def test_situation_ordinal_beside_the_piece_number() -> None:
+    found = fields_of(
+        row(80, (50, "PROJET DE DÉCOMPTE MENSUEL — Situation n° 7")),
+        row(100, (50, "N° de pièce : PDM-2024-0153")),
+    )
+    assert found.invoice_number.value == "PDM-2024-0153"
+
+
+def test_credit_note_names_the_invoice_it_cancels() -> None:
+    found = fields_of(
+        row(100, (50, "Avoir n° AV-2024-0087")),
+        row(115, (50, "Avoir sur facture n° FA-2024-1193 du 14/10/2024")),
+    )
+    assert found.invoice_number.value == "AV-2024-0087"
+
+
+def test_label_above_value() -> None:
+    found = fields_of(
+        row(
+            100,
+            (50, "NUMÉRO D'AVOIR"),
+            (200, "DATE D'ÉMISSION"),
+            (350, "FACTURE D'ORIGINE"),
+            size=7,
+        ),
+        row(110, (50, "AV-2024-0087"), (200, "28 novembre 2024"), (350, "FA-2024-1193")),
+    )
+    assert found.invoice_number.value == "AV-2024-0087"
+    assert found.issue_date.value == "2024-11-28"
+
+
+def test_table_header_above_its_column() -> None:
+    found = fields_of(
+        row(
+            100,
+            (50, "N° de facture"),
+            (150, "Date"),
+            (230, "Code service"),
+            (330, "N° d'engagement"),
+            (450, "N° de marché"),
+            size=8,
+        ),
+        row(
+            112,
+            (50, "RC-2504-0187"),
+            (150, "07/04/2025"),
+            (230, "FINANCES"),
+            (330, "BC-2025-0342"),
+            (450, "2024-SAL-01"),
+        ),
+    )
+    assert found.invoice_number.value == "RC-2504-0187"
+    assert found.issue_date.value == "2025-04-07"
+    assert found.service_code.value == "FINANCES"
+    assert found.engagement_number.value == "BC-2025-0342"
+    assert found.contract_number.value == "2024-SAL-01"
+
+
+def test_empty_cell_under_a_header_is_null_not_the_next_line() -> None:
+    found = fields_of(
+        row(100, (50, "Engagement"), (200, "Marché"), size=7),
+        row(110, (50, "—"), (200, "—")),
+        row(130, (50, "30240 PORT-LAVAL"), (200, "2 rue du Port")),
+    )
+    assert found.engagement_number.value is None
+    assert found.contract_number.value is None
+
+
+def test_ocr_colon_read_as_a_letter() -> None:
+    assert (
+        value(row(100, (50, "FACTURE N° à IMF-25-00318")), field="invoice_number") == "IMF-25-00318"
+    )
+
+
+def test_split_identifier_after_a_dash() -> None:
+    # OCR cut the number at its dash: "F-2024-" and "0153" one space apart.
+    words = row(100, (50, "Facture n° F-2024- 0153"))
+    assert value(words, field="invoice_number") == "F-2024-0153"
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date de facture : 23/05/2024", "2024-05-23"),
+        ("Date d'émission : 23.05.2024", "2024-05-23"),
+        ("Date : 23-05-2024", "2024-05-23"),
+        ("Le 23/05/2024", "2024-05-23"),
+        ("Fait à Paris, le 12 mars 2025", "2025-03-12"),
+        ("Date : 1er avril 2024", "2024-04-01"),
+        ("Date : 3 février 2025", "2025-02-03"),
+        ("Émise le 05/08/24", "2024-08-05"),
+    ],
+)
+def test_issue_date_wordings(text: str, expected: str) -> None:
+    assert value(row(100, (50, text)), field="issue_date") == expected
+
+
+def test_due_and_delivery_dates_are_not_the_issue_date() -> None:
+    found = fields_of(
+        row(100, (50, "Date d'échéance : 22/06/2024")),
+        row(115, (50, "Date de livraison : 20/05/2024")),
+        row(130, (50, "Date : 23/05/2024")),
+    )
+    assert found.issue_date.value == "2024-05-23"
+
+
+def test_due_date_alone_gives_no_issue_date() -> None:
+    assert value(row(100, (50, "Échéance : 22/06/2024")), field="issue_date") is None
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "7 850,00 €",
+        "7\u00a0850,00 €",
+        "7\u202f850,00 €",
+        "7.850,00 EUR",
+        "7850.00",
+        "7850,00",
+        "7 850,00",
+    ],
+)
+def test_amount_formats(printed: str) -> None:
+    assert value(row(100, (50, "Total HT"), (400, printed)), field="total_excl_tax") == "7850.00"
+
+
+@pytest.mark.parametrize(
+    "label", ["Total HT", "Montant HT", "Montant H.T.", "Base HT", "Total H.T."]
+)
+def test_total_excl_tax_wordings(label: str) -> None:
+    assert value(row(100, (50, label), (400, "1 234,56 €")), field="total_excl_tax") == "1234.56"
+
+
+@pytest.mark.parametrize(
+    "label", ["TVA 20 %", "Montant TVA", "Total TVA", "T.V.A. 20 %", "TVA (5,5 %)"]
+)
+def test_total_tax_wordings_skip_the_rate(label: str) -> None:
+    assert value(row(100, (50, label), (400, "246,91 €")), field="total_tax") == "246.91"
+
+
+@pytest.mark.parametrize("label", ["Total TTC", "Montant TTC", "Montant T.T.C.", "Total T.T.C."])
+def test_total_incl_tax_wordings(label: str) -> None:
+    assert value(row(100, (50, label), (400, "1 481,47 €")), field="total_incl_tax") == "1481.47"
+
+
+@pytest.mark.parametrize(
+    "label", ["Net à payer", "Reste à payer", "Montant à payer", "Net à mandater", "NET À PAYER"]
+)
+def test_amount_due_wordings(label: str) -> None:
+    assert value(row(100, (50, label), (400, "9 420,00 €")), field="amount_due") == "9420.00"
+
+
+def totals(ht: str, tva: str, ttc: str, *extra: list[Word]) -> PieceFields:
+    return fields_of(
+        row(400, (300, "Total HT"), (450, ht)),
+        row(415, (300, "TVA 20 %"), (450, tva)),
+        row(430, (300, "Total TTC"), (450, ttc)),
+        *extra,
+    )
+
+
+def test_amounts_that_add_up_are_trusted() -> None:
+    found = totals("7 850,00 €", "1 570,00 €", "9 420,00 €")
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "7850.00",
+        "1570.00",
+        "9420.00",
+    )
+    assert min(found.total_excl_tax.confidence, found.total_incl_tax.confidence) > 0.9
+    # No "net à payer" and nothing deducted: the TTC is what is due, less surely.
+    assert found.amount_due.value == "9420.00"
+    assert found.amount_due.confidence < found.total_incl_tax.confidence
+
+
+def test_amounts_that_do_not_add_up_are_kept_with_less_confidence() -> None:
+    def reading(source: FieldSource):
+        return find_fields(
+            [
+                page(
+                    row(400, (300, "Total HT"), (450, "1 250,00 €")),
+                    row(415, (300, "TVA 20 %"), (450, "250,00 €")),
+                    row(430, (300, "Total TTC"), (450, "1 520,00 €")),
+                    source=source,
+                )
+            ]
+        )
+
+    printed = reading(FieldSource.TEXT_LAYER)
+    assert printed.fields.total_incl_tax.value == "1520.00"
+    assert "AMOUNTS_NOT_RECONCILED" in {f.code for f in printed.findings}
+    adding_up = totals("1 250,00 €", "250,00 €", "1 500,00 €").total_incl_tax.confidence
+    assert printed.fields.total_incl_tax.confidence < adding_up
+    # A text layer prints what it prints: the values stay trusted. OCR may have misread.
+    assert printed.fields.total_incl_tax.confidence > 0.8
+    assert reading(FieldSource.OCR).fields.total_incl_tax.confidence < 0.8
+
+
+def test_the_triple_that_adds_up_wins_over_a_closer_label() -> None:
+    found = fields_of(
+        row(300, (50, "Montant HT"), (450, "100,00 €")),  # an item line's header value
+        row(400, (300, "Total HT"), (450, "7 850,00 €")),
+        row(415, (300, "TVA 20 %"), (450, "1 570,00 €")),
+        row(430, (300, "Total TTC"), (450, "9 420,00 €")),
+    )
+    assert found.total_excl_tax.value == "7850.00"
+
+
+def test_credit_note_amounts_are_positive() -> None:
+    found = totals("-1 234,50 €", "-246,90 €", "-1 481,40 €")
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "1234.50",
+        "246.90",
+        "1481.40",
+    )
+
+
+def test_split_tokens_of_one_amount_are_joined() -> None:
+    words = [
+        *row(100, (50, "Total TTC")),
+        Word("9", 400, 100, 405, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("420,00", 407.5, 100, 437.5, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("€", 440, 100, 445, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+    ]
+    assert value(words, field="total_incl_tax") == "9420.00"
+
+
+def test_numbers_in_other_columns_are_not_joined() -> None:
+    # A quantity column far left of the amount: "12" and "350,00" are two cells.
+    assert value(
+        row(100, (50, "Total HT"), (300, "12"), (450, "350,00")), field="total_excl_tax"
+    ) == ("350.00")
+
+
+def test_exempt_invoice_has_zero_tax() -> None:
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "2 000,00 €")),
+        row(430, (300, "Total TTC"), (450, "2 000,00 €")),
+        row(470, (50, "TVA non applicable, art. 293 B du CGI")),
+    )
+    assert found.total_tax.value == "0.00"
+
+
+def test_works_piece_takes_the_month_column_not_the_cumulative_ones() -> None:
+    found = fields_of(
+        row(300, (290, "Cumul au"), (380, "Cumul précédent"), (490, "Montant"), size=7),
+        row(310, (290, "31/07/2024"), (380, "(situation n° 6)"), (490, "du mois"), size=7),
+        row(
+            325,
+            (45, "Total HT"),
+            (300, "419 225,10 €"),
+            (400, "361 952,45 €"),
+            (500, "57 272,65 €"),
+        ),
+        row(
+            340, (45, "TVA 20 %"), (300, "83 845,02 €"), (400, "72 390,49 €"), (500, "11 454,53 €")
+        ),
+        row(
+            355,
+            (45, "Total TTC"),
+            (300, "503 070,12 €"),
+            (400, "434 342,94 €"),
+            (500, "68 727,18 €"),
+        ),
+        row(
+            370,
+            (45, "Retenue de garantie 5 %"),
+            (300, "-25 153,51 €"),
+            (400, "-21 717,15 €"),
+            (500, "-3 436,36 €"),
+        ),
+        row(400, (250, "Montant de l'acompte (net à payer)"), (500, "65 290,82 €")),
+    )
+    assert found.total_excl_tax.value == "57272.65"
+    assert found.total_tax.value == "11454.53"
+    assert found.total_incl_tax.value == "68727.18"
+    assert found.amount_due.value == "65290.82"
+
+
+def test_cumulative_line_is_not_the_total() -> None:
+    found = fields_of(
+        row(300, (45, "Total HT cumulé"), (450, "120 000,00 €")),
+        row(320, (45, "Total HT de la situation"), (450, "15 000,00 €")),
+    )
+    assert found.total_excl_tax.value == "15000.00"
+
+
+def test_works_piece_without_net_label_leaves_amount_due_empty() -> None:
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "10 000,00 €")),
+        row(415, (300, "TVA 20 %"), (450, "2 000,00 €")),
+        row(430, (300, "Total TTC"), (450, "12 000,00 €")),
+        row(445, (300, "Retenue de garantie 5 %"), (450, "-600,00 €")),
+    )
+    assert found.amount_due.value is None
+
+
+# --------------------------------------------------------------------------- currency
+
+
+def test_currency_printed_and_defaulted() -> None:
+    printed = fields_of(row(100, (50, "Total TTC"), (400, "10,00 €")))
+    assert printed.currency.value == "EUR" and printed.currency.confidence > 0.9
+    assert printed.currency.bbox is not None
+    default = fields_of(row(100, (50, "Total TTC"), (400, "10,00")))
+    assert default.currency.value == "EUR" and default.currency.confidence < 0.7
+
+
+# --------------------------------------------------------------------------- SIRET and parties
+
+
+@pytest.mark.parametrize("label", ["SIRET", "N° SIRET :", "Siret :", "SIRET :"])
+def test_siret_with_spaces(label: str) -> None:
+    found = fields_of(
+        row(50, (50, "Menuiserie Dupont SARL")), row(65, (50, f"{label} 552 462 814 00013"))
+    )
+    assert found.supplier_siret.value == "55246281400013"
+
+
+def test_siret_checksum_counts() -> None:
+    good = fields_of(row(65, (50, "SIRET : 552 462 814 00013")))
+    bad = fields_of(row(65, (50, "SIRET : 552 462 814 00014")))
+    assert bad.supplier_siret.value in (None, "55246281400014")
+    assert bad.supplier_siret.confidence < good.supplier_siret.confidence
+
+
+@pytest.mark.parametrize(
+    "distractor",
+    [
+        "Tél. 01 23 45 67 89",
+        "RCS Lyon B 552 462 814",
+        "69003 Lyon",
+        "SIREN 552 462 814",
+        "IBAN FR76 3000 6000 0112 3456 7890 189",
+        "Code APE 4332A - capital 10 000 €",
+    ],
+)
+def test_numbers_that_are_not_sirets(distractor: str) -> None:
+    found = fields_of(row(65, (50, distractor)))
+    assert found.supplier_siret.value is None
+    assert found.recipient_siret.value is None
+
+
+def test_supplier_and_recipient_by_their_blocks() -> None:
+    found = fields_of(
+        row(40, (50, "MENUISERIE DUPONT SARL"), size=14),
+        row(60, (50, "12 rue des Lilas 69003 Lyon")),
+        row(75, (50, "SIRET : 552 462 814 00013")),
+        row(150, (330, "Client :")),
+        row(165, (330, "Ministère de l'Intérieur")),
+        row(180, (330, "SIRET : 110 002 011 00044")),
+    )
+    assert found.supplier_siret.value == "55246281400013"
+    assert found.recipient_siret.value == "11000201100044"
+    assert found.supplier_name.value == "MENUISERIE DUPONT"
+    assert found.recipient_name.value == "Ministère de l'Intérieur"
+
+
+def test_siret_client_on_its_line() -> None:
+    found = fields_of(
+        row(100, (50, "Le 3 février 2025"), (330, "SIRET client : 263 613 184 00013")),
+        row(800, (50, "Imprimerie du Forez - SIRET 901 378 653 00017 - TVA FR41901378653"), size=6),
+    )
+    assert found.recipient_siret.value == "26361318400013"
+    # The legal footer is the issuer's.
+    assert found.supplier_siret.value == "90137865300017"
+    assert found.supplier_vat_id.value == "FR41901378653"
+
+
+def test_two_column_party_blocks() -> None:
+    found = fields_of(
+        row(100, (50, "Fournisseur"), (330, "Destinataire"), size=8),
+        row(112, (50, "BTP DU RHÔNE SAS"), (330, "COMMUNE DE VILLEURBANNE")),
+        row(124, (50, "SIRET 552 462 814 00013"), (330, "SIRET 217 902 640 00017")),
+    )
+    assert found.supplier_siret.value == "55246281400013"
+    assert found.recipient_siret.value == "21790264000017"
+    assert found.supplier_name.value == "BTP DU RHÔNE"
+    assert found.recipient_name.value == "COMMUNE DE VILLEURBANNE"
+
+
+def test_moe_and_moa_blocks_of_a_works_piece() -> None:
+    found = fields_of(
+        row(
+            138,
+            (50, "TITULAIRE (entreprise)"),
+            (220, "MAÎTRE D'OUVRAGE (MOA)"),
+            (400, "MAÎTRE D'ŒUVRE (MOE)"),
+            size=7,
+        ),
+        row(150, (50, "BÂTIMENTS LAVAL"), (220, "COMMUNE DE PORT-LAVAL"), (400, "ATELIER ROUX")),
+        row(
+            161,
+            (50, "SIRET 388 819 096 00016"),
+            (220, "SIRET 213 030 828 00015"),
+            (400, "SIRET 812 345 676 00017"),
+        ),
+    )
+    assert found.supplier_siret.value == "38881909600016"
+    assert found.moa_siret.value == "21303082800015"
+    assert found.recipient_siret.value == "21303082800015"
+    assert found.moe_siret.value == "81234567600017"
+    assert found.recipient_name.value == "COMMUNE DE PORT-LAVAL"
+
+
+def test_subcontractor_is_the_supplier_of_its_payment_request() -> None:
+    found = fields_of(
+        row(100, (50, "Titulaire du marché"), (330, "Sous-traitant"), size=8),
+        row(112, (50, "GROS ŒUVRE SA"), (330, "ÉLECTRICITÉ MARTIN"), size=8),
+        row(124, (50, "SIRET 388 819 096 00016"), (330, "SIRET 552 462 814 00013")),
+    )
+    assert found.supplier_siret.value == "55246281400013"
+
+
+@pytest.mark.parametrize(
+    "label", ["TVA intracommunautaire :", "N° TVA :", "N° TVA intracom.", "TVA intra :"]
+)
+def test_vat_number(label: str) -> None:
+    found = fields_of(row(75, (50, f"{label} FR 40 303 265 045")))
+    assert found.supplier_vat_id.value == "FR40303265045"
+
+
+def test_customer_vat_number_is_not_the_supplier_s() -> None:
+    found = fields_of(row(300, (50, "N° TVA client"), (200, "FR19787878784")))
+    assert found.supplier_vat_id.value is None
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        ("Code service : SE-4521", "service_code", "SE-4521"),
+        ("Service exécutant : FACTURES", "service_code", "FACTURES"),
+        ("N° d'engagement : 1300045871", "engagement_number", "1300045871"),
+        ("Engagement juridique : 2103456789", "engagement_number", "2103456789"),
+        ("EJ n° CH25-001207", "engagement_number", "CH25-001207"),
+        ("Bon de commande n° BC-2024-118", "engagement_number", "BC-2024-118"),
+        ("N° de commande : 4500123456", "engagement_number", "4500123456"),
+        ("Marché n° 2023-PL-TX-014 – notifié le 14/03/2023", "contract_number", "2023-PL-TX-014"),
+        ("N° de marché : 24-AO-118", "contract_number", "24-AO-118"),
+        ("Marché public n° MP2024/17", "contract_number", "MP2024/17"),
+        (
+            "IBAN : FR76 3000 6000 0112 3456 7890 189 BIC AGRIFRPP",
+            "iban",
+            "FR7630006000011234567890189",
+        ),
+    ],
+)
+def test_reference_wordings(text: str, field: str, expected: str) -> None:
+    assert value(row(300, (50, text)), field=field) == expected
+
+
+def test_invalid_iban_is_left_empty() -> None:
+    assert value(row(300, (50, "IBAN : FR76 3000 6000 0112 3456 7890 188")), field="iban") is None
+
+
+# --------------------------------------------------------------------------- confidence and boxes
+
+
+def test_ocr_confidence_lowers_the_field_confidence() -> None:
+    clear = fields_of(row(100, (50, "Facture n° F-2024-0153")))
+    blurry = fields_of(row(100, (50, "Facture n° F-2024-0153"), conf=0.55))
+    assert blurry.invoice_number.value == "F-2024-0153"
+    assert blurry.invoice_number.confidence < clear.invoice_number.confidence
+
+
+def test_empty_page_gives_null_fields() -> None:
+    reading = find_fields([page()])
+    assert all(v is None for k, v in reading.fields.values().items() if k != "currency")
+
+
+def test_bbox_goes_back_to_the_original_page() -> None:
+    # An OCR page read turned by 90°: reading-frame (u, v) is original (v, 842 - u).
+    turned = Page(
+        number=1,
+        width=842.0,
+        height=595.0,
+        words=tuple(row(100, (50, "Facture n° F-2024-0153"))),
+        source=FieldSource.OCR,
+        to_original=(0.0, 1.0, 0.0, -1.0, 0.0, 842.0),
+    )
+    found = find_fields([turned]).fields.invoice_number
+    assert found.value == "F-2024-0153"
+    x0, top, x1, bottom = found.bbox or (0, 0, 0, 0)
+    assert (x0, x1) == (100.0, 110.0)  # the line's top and bottom became x
+    assert bottom - top == pytest.approx(11 * CHAR * 10, abs=1)
+    assert original_bbox(turned, (0, 0, 10, 10)) == (0.0, 832.0, 10.0, 842.0)
+
+
+def test_settle_for_kind() -> None:
+    siret = ExtractedField(value="21303082800015", confidence=0.9)
+    works = PieceFields(recipient_siret=siret)
+    settled = settle(works, DocumentKind.ETAT_ACOMPTE)
+    assert settled.moa_siret.value == "21303082800015"
+    plain = PieceFields(moa_siret=siret, moe_siret=siret)
+    assert settle(plain, DocumentKind.INVOICE).moa_siret.value is None
+    assert settle(plain, DocumentKind.CREDIT_NOTE).moe_siret.value is None
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def french(amount: Decimal, separator: str) -> str:
+    """``amount`` printed the French way with ``separator`` between thousands."""
+    sign = "-" if amount < 0 else ""
+    units, cents = f"{abs(amount):.2f}".split(".")
+    groups = []
+    while units:
+        groups.insert(0, units[-3:])
+        units = units[:-3]
+    return f"{sign}{separator.join(groups)},{cents}"
+
+
+amounts = st.decimals(
+    min_value=Decimal("-9999999999.99"),
+    max_value=Decimal("9999999999.99"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
+
+
+@given(
+    amounts,
+    st.sampled_from([" ", "\u00a0", "\u202f", ".", ""]),
+    st.sampled_from(["", " €", "€", " EUR"]),
+)
+def test_amount_parser_round_trip(amount: Decimal, separator: str, currency: str) -> None:
+    assert parse_amount(french(amount, separator) + currency) == amount
+
+
+@given(amounts)
+def test_amount_parser_reads_dot_decimals(amount: Decimal) -> None:
+    assert parse_amount(f"{amount:.2f}") == amount
+    assert format_amount(amount) == f"{abs(amount):.2f}"
+
+
+def test_amount_parser_refuses_what_is_not_an_amount() -> None:
+    for text in ("20 %", "01 23 45 67 89", "23/05/2024", "69003", "12.05.2024", "5,5 %"):
+        assert parse_amount(text) is None, text
+
+
+_MONTH_NAMES = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31)), st.sampled_from("/.-"))
+def test_numeric_date_round_trip(day: date, separator: str) -> None:
+    printed = f"{day.day:02d}{separator}{day.month:02d}{separator}{day.year}"
+    assert parse_date(printed) == day
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31)), st.booleans())
+def test_written_date_round_trip(day: date, capitals: bool) -> None:
+    number = "1er" if day.day == 1 else str(day.day)
+    printed = f"{number} {_MONTH_NAMES[day.month - 1]} {day.year}"
+    assert parse_date(printed.upper() if capitals else printed) == day
+
+
+def test_date_parser_refuses_impossible_dates() -> None:
+    for text in ("31/02/2024", "12/13/2024", "00/01/2024", "1er truc 2024"):
+        assert parse_date(text) is None, text
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def kind_of(*rows: list[Word]) -> tuple[DocumentKind | None, float]:
+    guess = classify([page(*rows)])
+    return guess.value, guess.confidence
+
+
+BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("FACTURE", DocumentKind.INVOICE),
+        ("AVOIR", DocumentKind.CREDIT_NOTE),
+        ("FACTURE D'AVOIR", DocumentKind.CREDIT_NOTE),
+        ("PROJET DE DÉCOMPTE MENSUEL N° 7", DocumentKind.PROJET_DECOMPTE_MENSUEL),
+        ("ÉTAT D'ACOMPTE N° 7", DocumentKind.ETAT_ACOMPTE),
+        ("ÉTAT D'ACOMPTE VALIDÉ", DocumentKind.ETAT_ACOMPTE_VALIDE),
+        ("Etat d'acompte mensuel validé", DocumentKind.ETAT_ACOMPTE_VALIDE),
+        ("PROJET DE DÉCOMPTE FINAL", DocumentKind.PROJET_DECOMPTE_FINAL),
+        ("PROJET DE DÉCOMPTE GÉNÉRAL", DocumentKind.PROJET_DECOMPTE_GENERAL),
+        ("DÉCOMPTE GÉNÉRAL", DocumentKind.DECOMPTE_GENERAL),
+        ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("decompte general definitif", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        (
+            "DEMANDE DE PAIEMENT DIRECT DU SOUS-TRAITANT",
+            DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT,
+        ),
+    ],
+)
+def test_titles(title: str, expected: DocumentKind) -> None:
+    kind, confidence = kind_of(row(80, (150, title), size=16), *BODY)
+    assert kind is expected
+    assert confidence > 0.8
+
+
+def test_title_beats_mentions_in_the_body() -> None:
+    kind, confidence = kind_of(
+        row(80, (150, "PROJET DE DÉCOMPTE MENSUEL"), size=16),
+        row(500, (50, "Facture à régler par virement ; la facture d'origine reste due.")),
+        row(515, (50, "Le présent projet de décompte est adressé au maître d'œuvre.")),
+    )
+    assert kind is DocumentKind.PROJET_DECOMPTE_MENSUEL
+    assert confidence > 0.7
+
+
+def test_competing_titles_lower_the_confidence() -> None:
+    _, clear = kind_of(row(80, (150, "ÉTAT D'ACOMPTE"), size=16), *BODY)
+    _, torn = kind_of(
+        row(80, (150, "ÉTAT D'ACOMPTE"), size=16), row(100, (150, "FACTURE"), size=16), *BODY
+    )
+    assert torn < clear - 0.2
+
+
+def test_untitled_page_is_a_guess_and_empty_page_is_nothing() -> None:
+    assert kind_of(*BODY) == (DocumentKind.INVOICE, 0.25)
+    assert kind_of() == (None, 0.0)
+
+
+# --------------------------------------------------------------------------- works pieces
+
+
+def etat_acompte_rows() -> list[list[Word]]:
+    """An état d'acompte on the maître d'œuvre's letterhead, the firm in a block."""
+    return [
+        row(40, (50, "ATELIER ROUX & ASSOCIÉS ARCHITECTES"), size=13),
+        row(58, (50, "SIRET 812 345 676 00017 – 3 place de l'Horloge 30000 Nîmes")),
+        row(90, (150, "ÉTAT D'ACOMPTE N° EA-2024-07"), size=16),
+        row(130, (50, "Entreprise titulaire"), (330, "Maître d'ouvrage"), size=8),
+        row(142, (50, "BÂTIMENTS LAVAL CONSTRUCTION"), (330, "COMMUNE DE PORT-LAVAL")),
+        row(154, (50, "SIRET 388 819 096 00016"), (330, "SIRET 213 030 828 00015")),
+    ]
+
+
+def test_etat_acompte_letterhead_is_the_maitre_d_oeuvre() -> None:
+    reading = find_fields([page(*etat_acompte_rows())], kind=DocumentKind.ETAT_ACOMPTE)
+    values = reading.fields.values()
+    assert values["invoice_number"] == "EA-2024-07"
+    assert values["supplier_siret"] == "38881909600016"
+    assert values["supplier_name"] == "BÂTIMENTS LAVAL CONSTRUCTION"
+    assert values["moe_siret"] == "81234567600017"
+    assert values["moa_siret"] == values["recipient_siret"] == "21303082800015"
+    assert classify([page(*etat_acompte_rows())]).value is DocumentKind.ETAT_ACOMPTE
+
+
+def test_header_number_line_under_the_title() -> None:
+    found = fields_of(row(80, (300, "FACTURE"), size=16), row(100, (300, "N° : 2024-117")))
+    assert found.invoice_number.value == "2024-117"
+
+
+# --------------------------------------------------------------------------- hostile input
+
+_TOKENS = st.one_of(
+    st.sampled_from(
+        [
+            "Facture",
+            "n°",
+            "TVA",
+            "Total",
+            "HT",
+            "TTC",
+            "SIRET",
+            ":",
+            "€",
+            "-",
+            "Client",
+            "le",
+            "Maître",
+            "d'ouvrage",
+            "(cid:3)",
+            "IBAN",
+            "FR76",
+            "20 %",
+            "1 200,00",
+            "01/02/2024",
+        ]
+    ),
+    st.text(min_size=1, max_size=12).filter(lambda t: t.strip() == t and t != ""),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _TOKENS,
+            st.floats(0, 590),
+            st.floats(0, 830),
+            st.floats(0, 40),
+            st.floats(0, 1),
+        ),
+        max_size=60,
+    )
+)
+def test_any_words_give_a_reading_never_an_exception(
+    items: list[tuple[str, float, float, float, float]],
+) -> None:
+    words = [
+        Word(text, x, y, x + 3 * len(text), y + size, 1, conf, FieldSource.OCR)
+        for text, x, y, size, conf in items
+    ]
+    ocr_page = Page(1, 595.0, 842.0, tuple(words), FieldSource.OCR)
+    reading = find_fields([ocr_page])
+    assert all(
+        0.0 <= getattr(reading.fields, name).confidence <= 1.0 for name in reading.fields.values()
+    )
+    guess = classify([ocr_page])
+    assert 0.0 <= guess.confidence <= 1.0
+
+
+def test_header_column_beside_a_cell_with_its_own_label() -> None:
+    found = fields_of(
+        row(140, (20, "SIRET 512 487 570 00016"), (200, "Engagement"), (300, "Marché"), size=7),
+        row(152, (20, "TVA FR15512487570"), (200, "1300581122"), (300, "2023-DGFIP-SI-0042")),
+    )
+    assert found.engagement_number.value == "1300581122"
+    assert found.contract_number.value == "2023-DGFIP-SI-0042"
+    assert found.supplier_vat_id.value == "FR15512487570"
+
+
+def test_row_label_cell_owns_the_value_right_of_it() -> None:
+    # "Montant HT" heads the column, but the row says TVA: 1 570,00 is not the HT.
+    found = fields_of(
+        row(300, (400, "Montant HT"), size=8),
+        row(315, (300, "TVA 20 %"), (400, "1 570,00")),
+    )
+    assert found.total_excl_tax.value is None
+    assert found.total_tax.value == "1570.00"
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [
+        ("Au bon moulin SARL", "Au bon moulin"),
+        ("SAS MENUISERIE DUPONT", "MENUISERIE DUPONT"),
+        ("Free SAS", "Free"),
+        ("Papeterie Lefèvre & Fils", "Papeterie Lefèvre & Fils"),
+        ("SARL", "SARL"),
+        ("SAMSA Bâtiment", "SAMSA Bâtiment"),
+    ],
+)
+def test_legal_form_is_not_part_of_the_name(printed: str, name: str) -> None:
+    assert strip_legal_form(printed) == name
+
+
+def test_ocr_letters_read_for_digits_in_a_siret() -> None:
+    scanned = page(row(200, (330, "SIRET client : 110 002 OIL 00044")), source=FieldSource.OCR)
+    assert find_fields([scanned]).fields.recipient_siret.value == "11000201100044"
+    # A text layer does not misread: "OIL" stays letters there.
+    assert (
+        value(row(200, (330, "SIRET client : 110 002 OIL 00044")), field="recipient_siret") is None
+    )
