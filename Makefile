@@ -2,6 +2,7 @@
 # make demo:  a mailroom batch over the bundled fixtures
 # make test:  ruff, mypy and the test suite
 # make bench: the benchmarks under bench/
+# make accuracy: generate the labelled corpus and score extraction on it
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -15,7 +16,7 @@ export OMP_THREAD_LIMIT := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: setup system-packages demo test lint typecheck unit bench clean
+.PHONY: setup system-packages demo test lint typecheck unit bench accuracy clean
 
 setup: system-packages $(STAMP)
 
@@ -57,6 +58,15 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/bench_extract.py
+
+# The committed baseline: a few hundred generated documents (seed 1), scored as the
+# pipeline reads them. ACCURACY_COUNT and ACCURACY_SEED override the corpus size and seed.
+ACCURACY_COUNT ?= 300
+ACCURACY_SEED ?= 1
+accuracy: setup
+	rm -rf var/corpus
+	$(BIN)/intake fixtures generate var/corpus --seed $(ACCURACY_SEED) --count $(ACCURACY_COUNT)
+	$(BIN)/intake accuracy var/corpus --report var/accuracy
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

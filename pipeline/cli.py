@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 # Before Prefect or Tesseract load (lazily, in the commands): Tesseract's OpenMP threads
 # fight over small machines, and the temporary Prefect server's telemetry only adds noise.
@@ -36,6 +36,9 @@ from pipeline.models import (
 )
 from pipeline.settings import Settings, load_settings
 
+if TYPE_CHECKING:  # the scoring stack loads lazily, in its command
+    from pipeline.accuracy import AccuracyReport
+
 app = typer.Typer(
     name="intake",
     help="Intake of invoice and works-payment deposits: detect, read, validate, route.",
@@ -45,6 +48,8 @@ app = typer.Typer(
 )
 directory_app = typer.Typer(help="The directory of public structures (annuaire).")
 app.add_typer(directory_app, name="directory")
+fixtures_app = typer.Typer(help="Labelled corpora for accuracy runs.")
+app.add_typer(fixtures_app, name="fixtures")
 
 # Tables stay readable in logs and pipes, where rich would assume 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=shutil.get_terminal_size((132, 24)).columns)
@@ -198,6 +203,79 @@ def mailroom(
         out.print("Per reason: " + ", ".join(f"{k} {v}" for k, v in summary.by_reason.items()))
 
 
+@app.command()
+def accuracy(
+    corpus: Annotated[Path, typer.Argument(help="A labelled folder (NAME.truth.json sidecars).")],
+    report: Annotated[
+        Path, typer.Option("--report", help="Folder for report.md, report.json, fields.csv.")
+    ] = Path("accuracy-report"),
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="Truths as JSON Lines (a 'file' key each) instead."),
+    ] = None,
+    glob: Annotated[
+        str, typer.Option("--glob", help="Only documents whose relative name matches.")
+    ] = "*",
+    read: Annotated[
+        str,
+        typer.Option(
+            "--read",
+            help="auto: as the pipeline reads; visible: ignore embedded XML; ocr: OCR every page.",
+        ),
+    ] = "auto",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Documents read in parallel.")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="An earlier report.json to compare with.")
+    ] = None,
+) -> None:
+    """Score extraction against ground truth: per field, per format, per template family."""
+    from rich.progress import Progress
+
+    from pipeline import accuracy as scoring
+
+    def run() -> AccuracyReport:
+        try:
+            mode = scoring.ReadMode(read)
+        except ValueError:
+            raise UsageError(f"--read must be auto, visible or ocr, not {read!r}") from None
+        settings = _settings()
+        labelled = scoring.load_corpus(corpus, truth_file=truth, pattern=glob)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("reading", total=len(labelled.documents))
+            result = scoring.score_corpus(
+                labelled,
+                settings=settings,
+                mode=mode,
+                workers=workers or scoring.default_workers(),
+                progress=lambda _score: progress.advance(task),
+            )
+        before = scoring.baseline_accuracies(baseline) if baseline else None
+        scoring.write_report(result, report, baseline=before)
+        return result
+
+    result = _guarded(run)
+    _print_accuracy(result)
+    out.print(f"Report written to {report}/ (report.md, report.json, fields.csv)")
+
+
+@fixtures_app.command("generate")
+def fixtures_generate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the labelled corpus to.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same corpus.")] = 1,
+    count: Annotated[int, typer.Option("--count", help="Number of base documents.")] = 100,
+) -> None:
+    """Generate a deterministic labelled corpus (documents with NAME.truth.json sidecars)."""
+    if count < 1:
+        err.print("BAD_USAGE: --count must be at least 1")
+        raise typer.Exit(int(ExitCode.USAGE))
+    from fixtures.generator import generate
+
+    result = _guarded(lambda: generate(out_dir, seed=seed, count=count))
+    out.print(result.summary())
+
+
 @directory_app.command("load")
 def directory_load(
     structures: Annotated[Path, typer.Argument(help="Structures CSV of the annuaire export.")],
@@ -282,3 +360,40 @@ def _print_result(result: DepositResult) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+def _print_accuracy(report: AccuracyReport) -> None:
+    """The summary table of ``intake accuracy``: per field, overall and per group."""
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.1f}"
+
+    table = Table(title=f"Extraction accuracy over {report.documents} documents (%)")
+    for column in ("field", "accuracy", "precision", "recall"):
+        table.add_column(column, justify="left" if column == "field" else "right", no_wrap=True)
+    groups = [*report.by_reading.values(), *report.by_family.values()]
+    for group in groups:
+        table.add_column(f"{group.key} {group.value}", justify="right")
+    for name, stats in report.fields.items():
+        cells = [pct(g.fields[name].accuracy) if name in g.fields else "–" for g in groups]
+        table.add_row(name, pct(stats.accuracy), pct(stats.precision), pct(stats.recall), *cells)
+    table.add_row(
+        "straight-through",
+        pct(report.straight_through),
+        "",
+        "",
+        *(pct(g.straight_through) for g in groups),
+    )
+    table.add_row(
+        "document kind", pct(report.kind_accuracy), "", "", *(pct(g.kind_accuracy) for g in groups)
+    )
+    out.print(table)
+    if report.ocr_cer is not None:
+        per_quality = ", ".join(
+            f"{quality} {pct(cer)}" for quality, cer in report.ocr_cer_by_quality.items()
+        )
+        out.print(f"OCR character error rate: {pct(report.ocr_cer)} % ({per_quality})")
+    out.print(
+        f"{report.documents} documents in {report.seconds:.0f} s, {report.unreadable} "
+        f"unreadable, {report.unlabelled} files without truth not scored"
+    )

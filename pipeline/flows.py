@@ -16,6 +16,16 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipeline.accuracy import (
+    AccuracyReport,
+    ReadMode,
+    baseline_accuracies,
+    default_workers,
+    load_corpus,
+    render_markdown,
+    score_corpus,
+    write_report,
+)
 from pipeline.mailroom import (
     FileOutcome,
     MailroomSummary,
@@ -73,6 +83,80 @@ def deposit(
     context = _context(settings or load_settings())
     return process_deposit(
         file.read_bytes(), file_name=file.name, context=context, role=role, mode=mode
+    )
+
+
+@task(name="score-corpus", cache_policy=NONE, retries=0)
+def score_labelled_corpus(
+    corpus_dir: str,
+    settings: Settings,
+    truth: str | None,
+    glob: str,
+    read: ReadMode,
+    workers: int,
+) -> AccuracyReport:
+    corpus = load_corpus(Path(corpus_dir), truth_file=Path(truth) if truth else None, pattern=glob)
+    return score_corpus(corpus, settings=settings, mode=read, workers=workers)
+
+
+@flow(name="ocr_accuracy", log_prints=False)
+def ocr_accuracy(
+    corpus_dir: str,
+    report_dir: str,
+    truth: str | None = None,
+    glob: str = "*",
+    read: ReadMode = ReadMode.AUTO,
+    workers: int | None = None,
+    baseline: str | None = None,
+    settings: Settings | None = None,
+) -> dict[str, float | int | str | None]:
+    """Score extraction on a labelled folder; publish the figures as artifacts."""
+    settings = settings or load_settings()
+    # One task for the whole corpus: documents are read in parallel processes inside it,
+    # which a thread task runner could not do for CPU-bound OCR.
+    report = score_labelled_corpus(
+        corpus_dir, settings, truth, glob, read, workers or default_workers()
+    )
+    before = baseline_accuracies(Path(baseline)) if baseline else None
+    write_report(report, Path(report_dir), baseline=before)
+    _publish_accuracy(report, before)
+    get_run_logger().info(
+        "%d documents, straight-through %s, field accuracy %s, report in %s",
+        report.documents,
+        report.straight_through,
+        report.field_accuracy,
+        report_dir,
+    )
+    return {
+        "documents": report.documents,
+        "straight_through": report.straight_through,
+        "field_accuracy": report.field_accuracy,
+        "kind_accuracy": report.kind_accuracy,
+        "ocr_cer": report.ocr_cer,
+        "report_dir": report_dir,
+    }
+
+
+def _publish_accuracy(report: AccuracyReport, before: dict[str, float | None] | None) -> None:
+    rows = []
+    for name, stats in report.fields.items():
+        row: dict[str, Any] = {
+            "field": name,
+            "accuracy": stats.accuracy,
+            "precision": stats.precision,
+            "recall": stats.recall,
+        }
+        for group in (*report.by_reading.values(), *report.by_family.values()):
+            field = group.fields.get(name)
+            row[f"{group.key} {group.value}"] = field.accuracy if field else None
+        rows.append(row)
+    create_table_artifact(
+        key="accuracy-fields",
+        table=rows,
+        description=f"Field accuracy over {report.documents} documents of {report.corpus}",
+    )
+    create_markdown_artifact(
+        key="accuracy-report", markdown=render_markdown(report, baseline=before)
     )
 
 

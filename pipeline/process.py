@@ -17,6 +17,7 @@ from pipeline.errors import InputError
 from pipeline.extract.cii import extract_cii
 from pipeline.extract.ubl import extract_ubl
 from pipeline.extract.visible import read_visible
+from pipeline.extract.xml_common import XmlExtraction
 from pipeline.formats import DetectedInput, Limits, detect, sha256_hex
 from pipeline.models import (
     DepositFormat,
@@ -176,13 +177,8 @@ def _draft_from_xml(
     signatures: tuple[SignatureReport, ...],
     findings: list[Finding],
 ) -> PieceDraft:
-    deposit, root = detected.deposit, detected.xml_root
-    assert root is not None, "detection parses every XML deposit"
-    if deposit.format in (DepositFormat.UBL_INVOICE, DepositFormat.UBL_CREDIT_NOTE):
-        reading = extract_ubl(root)
-    else:
-        # A Factur-X PDF's embedded CII is authoritative (DESIGN 2).
-        reading = extract_cii(root)
+    deposit = detected.deposit
+    reading = read_xml(detected)
     return PieceDraft(
         file=deposit.file_name,
         sha256=deposit.sha256,
@@ -194,6 +190,16 @@ def _draft_from_xml(
         signatures=signatures,
         findings=(*findings, *reading.findings),
     )
+
+
+def read_xml(detected: DetectedInput) -> XmlExtraction:
+    """The canonical fields of an XML deposit, or of a Factur-X PDF's embedded CII."""
+    root = detected.xml_root
+    assert root is not None, "detection parses every XML deposit"
+    if detected.deposit.format in (DepositFormat.UBL_INVOICE, DepositFormat.UBL_CREDIT_NOTE):
+        return extract_ubl(root)
+    # A Factur-X PDF's embedded CII is authoritative (DESIGN 2).
+    return extract_cii(root)
 
 
 def _signature_findings(reports: Iterable[SignatureReport]) -> list[Finding]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from pipeline.accuracy import AccuracyReport
 from pipeline.mailroom import MailroomSummary
 from pipeline.models import (
     Cadre,
@@ -39,6 +40,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "routing-decision": RoutingDecision,
     "deposit-certificate": DepositCertificate,
     "mailroom-summary": MailroomSummary,
+    "accuracy-report": AccuracyReport,
 }
 
 

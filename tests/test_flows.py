@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -72,3 +73,22 @@ def test_deposit_flow_returns_the_result(prefect_server: None, tmp_path: Path) -
     result = deposit(str(DEMO / "ubl-facture-etat-rectorat.xml"), settings=settings)
     assert result.outcome.value == "routed"
     assert result.routing is not None and result.routing.cadre == "A1"
+
+
+def test_ocr_accuracy_flow_writes_the_report_and_publishes_artifacts(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from pipeline.flows import ocr_accuracy
+
+    figures = ocr_accuracy(str(DEMO), str(tmp_path / "report"), glob="*.xml", workers=1)
+
+    assert figures["documents"] == 4 and figures["field_accuracy"] == 1.0
+    assert (tmp_path / "report" / "report.md").is_file()
+
+    async def artifact_keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    assert {"accuracy-fields", "accuracy-report"} <= asyncio.run(artifact_keys())

@@ -15,6 +15,7 @@ deskew, the words are kept in the straightened frame (so a line of text stays a 
 from __future__ import annotations
 
 import io
+import logging
 import statistics
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,10 @@ import pdfplumber
 
 from pipeline.errors import CorruptPdf
 from pipeline.models import BBox, FieldSource
+
+# pdfminer logs every odd font dictionary at WARNING; a batch log drowns in them, and
+# what matters about a page (no usable text) is reported as a finding instead.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 #: An affine map (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
 Affine = tuple[float, float, float, float, float, float]

@@ -54,9 +54,16 @@ def text_layer_usable(page: Page) -> bool:
     return unmapped <= 0.1 * len(text)
 
 
-def read_visible(data: bytes, *, dpi: int = 300, ocr_workers: int = 2) -> VisibleReading:
+def read_visible(
+    data: bytes, *, dpi: int = 300, ocr_workers: int = 2, force_ocr: bool = False
+) -> VisibleReading:
     """Fields and kind of a PDF from its visible content."""
-    pages, scanned = read_pages(data, dpi=dpi, ocr_workers=ocr_workers)
+    pages, scanned = read_pages(data, dpi=dpi, ocr_workers=ocr_workers, force_ocr=force_ocr)
+    return reading_from_pages(pages, scanned)
+
+
+def reading_from_pages(pages: list[Page], scanned: tuple[int, ...]) -> VisibleReading:
+    """Fields and kind from pages already read (``read_pages``)."""
     kind = classify(pages)
     reading = find_fields(pages, kind=kind.value)
     return VisibleReading(
@@ -68,14 +75,17 @@ def read_visible(data: bytes, *, dpi: int = 300, ocr_workers: int = 2) -> Visibl
 
 
 def read_pages(
-    data: bytes, *, dpi: int = 300, ocr_workers: int = 2
+    data: bytes, *, dpi: int = 300, ocr_workers: int = 2, force_ocr: bool = False
 ) -> tuple[list[Page], tuple[int, ...]]:
     """The words of every page, each from its text layer when it is real and usable,
-    else by OCR; and the numbers of the OCR'd pages."""
+    else by OCR; and the numbers of the OCR'd pages. ``force_ocr`` OCRs every page, as
+    if the PDF were a scan (accuracy runs use it to score OCR on digital documents)."""
     texts = pdfium.page_texts(data)
     numbers = range(1, len(texts) + 1)
-    layered = text_layer_pages(data, [n for n in numbers if has_text_layer(texts[n - 1])])
-    pages = {n: page for n, page in layered.items() if text_layer_usable(page)}
+    pages: dict[int, Page] = {}
+    if not force_ocr:
+        layered = text_layer_pages(data, [n for n in numbers if has_text_layer(texts[n - 1])])
+        pages = {n: page for n, page in layered.items() if text_layer_usable(page)}
     scanned = tuple(n for n in numbers if n not in pages)
     pages.update(ocr_pages(data, scanned, dpi=dpi, workers=ocr_workers))
     return [pages[n] for n in numbers], scanned
