@@ -265,6 +265,9 @@ def fixtures_generate(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the labelled corpus to.")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same corpus.")] = 1,
     count: Annotated[int, typer.Option("--count", help="Number of base documents.")] = 100,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes drawing documents (same output).")
+    ] = None,
 ) -> None:
     """Generate a deterministic labelled corpus (documents with NAME.truth.json sidecars)."""
     if count < 1:
@@ -272,7 +275,8 @@ def fixtures_generate(
         raise typer.Exit(int(ExitCode.USAGE))
     from fixtures.generator import generate
 
-    result = _guarded(lambda: generate(out_dir, seed=seed, count=count))
+    processes = workers or max(1, min(4, os.cpu_count() or 1))
+    result = _guarded(lambda: generate(out_dir, seed=seed, count=count, workers=processes))
     out.print(result.summary())
 
 
