@@ -58,6 +58,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/bench_extract.py
+	$(BIN)/python bench/bench_ocr.py
 
 # The committed baseline: a few hundred generated documents (seed 1), scored as the
 # pipeline reads them. ACCURACY_COUNT and ACCURACY_SEED override the corpus size and seed.
