@@ -1,7 +1,9 @@
-"""Text-layer words (pdfplumber) and the visible-content reader on digital PDFs.
+"""Text-layer words (pdfium characters grouped like pdfplumber's) and the visible-content
+reader on digital PDFs.
 
-The PDFs are drawn with fpdf2 in the test, so every position and value is known.
-``invoice_pdf`` is shared with the OCR tests, which rasterise its pages.
+The PDFs are drawn with fpdf2 in the test, or written by hand where a page box, a rotation
+or a font encoding must be exact, so every position and value is known. ``invoice_pdf``
+is shared with the OCR tests, which rasterise its pages.
 """
 
 from __future__ import annotations
@@ -138,6 +140,114 @@ def test_fold_maps_back_to_the_original_text() -> None:
     assert origin[folded.index("oeuvre")] == "Maître d'Œuvre".index("Œ")
 
 
+def raw_pdf(content: bytes, *, page: bytes = b"", encoding: bytes = b"/WinAnsiEncoding") -> bytes:
+    """A one-page A4 PDF drawing ``content`` with Helvetica as /F1; ``page`` adds entries
+    to the page dictionary (/Rotate, /CropBox)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] " + page + b" "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding " + encoding + b" >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+#: "Facture" across the page at y=700, and "Vertical" running up the page at x=300.
+ACROSS_AND_UP = (
+    b"BT /F1 1 Tf 12 0 0 12 100 700 Tm (Facture 2024) Tj ET "
+    b"BT /F1 10 Tf 0 1 -1 0 300 300 Tm (Vertical) Tj ET"
+)
+
+
+def test_word_boxes_follow_the_text_matrix_and_skip_vertical_text() -> None:
+    # The font size comes from Tm, not Tf: the box is still one em (12 pt) high.
+    page = text_layer_pages(raw_pdf(ACROSS_AND_UP), [1])[1]
+    assert [w.text for w in page.words] == ["Facture", "2024"]
+    word = page.words[0]
+    assert (word.x0, word.bottom - word.top) == (pytest.approx(100), pytest.approx(12))
+    assert word.top < 842 - 700 < word.bottom  # the baseline, from the top
+
+
+def test_rotated_page_gives_boxes_on_the_page_as_shown() -> None:
+    # /Rotate 90: the page is shown turned clockwise, so the text drawn running up the
+    # page reads left to right and the text drawn across it is now vertical.
+    page = text_layer_pages(raw_pdf(ACROSS_AND_UP, page=b"/Rotate 90"), [1])[1]
+    assert (page.width, page.height) == (842, 595)
+    assert [w.text for w in page.words] == ["Vertical"]
+    word = page.words[0]
+    assert word.x0 == pytest.approx(300)  # user y 300, from the left of the turned page
+    assert word.top < 300 < word.bottom  # user x 300, the baseline, from its top
+    assert word.bottom - word.top == pytest.approx(10)
+    # Turned the other way, it is the across text that reads upside down: left out too.
+    assert [
+        w.text for w in text_layer_pages(raw_pdf(ACROSS_AND_UP, page=b"/Rotate 180"), [1])[1].words
+    ] == []
+
+
+def test_crop_box_is_the_page() -> None:
+    cropped = raw_pdf(ACROSS_AND_UP, page=b"/CropBox [50 60 545 800]")
+    page = text_layer_pages(cropped, [1])[1]
+    assert (page.width, page.height) == (495, 740)
+    word = page.words[0]
+    assert word.x0 == pytest.approx(100 - 50)
+    assert word.top < 800 - 700 < word.bottom
+
+
+def test_text_outside_the_crop_box_is_not_read() -> None:
+    hidden = raw_pdf(ACROSS_AND_UP, page=b"/CropBox [0 0 595 400]")
+    assert [w.text for w in text_layer_pages(hidden, [1])[1].words] == []
+
+
+def test_words_split_at_spaces_and_gaps_and_expand_ligatures() -> None:
+    # Helvetica 10 pt: "Net a" is 23.9 pt wide, "Total" 22.2 pt.
+    content = (
+        b"BT /F1 10 Tf 100 700 Td (Net a) Tj 27.9 0 Td (payer) Tj ET "  # a 4-pt gap
+        b"BT /F1 10 Tf 100 650 Td (Total) Tj 23.4 0 Td (HT) Tj ET "  # a 1.2-pt kern only
+        b"BT /F1 10 Tf 100 600 Td <c8> Tj (nal) Tj ET"  # the "fi" ligature glyph
+    )
+    encoding = b"<< /BaseEncoding /WinAnsiEncoding /Differences [200 /fi] >>"
+    lines = group_lines(text_layer_pages(raw_pdf(content, encoding=encoding), [1])[1])
+    assert [[w.text for w in line.words] for line in lines] == [
+        ["Net", "a", "payer"],
+        ["TotalHT"],
+        ["final"],
+    ]
+
+
+def test_unmapped_glyphs_read_as_cid_codes_and_make_the_page_unusable() -> None:
+    # A font whose glyph names map to no Unicode: pdfium gives control codes, which come
+    # out as pdfminer's (cid:N) so the page goes to OCR instead.
+    names = b" ".join(b"/g%d" % n for n in range(1, 40))
+    encoding = b"<< /Type /Encoding /Differences [1 " + names + b"] >>"
+    codes = bytes(range(1, 40)).hex().encode()
+    data = raw_pdf(b"BT /F1 12 Tf 60 700 Td <" + codes + b"> Tj ET", encoding=encoding)
+    page = text_layer_pages(data, [1])[1]
+    assert page.words and all(w.text.startswith("(cid:") for w in page.words)
+    assert not text_layer_usable(page)
+    # The same page with a real encoding is usable.
+    readable = raw_pdf(b"BT /F1 12 Tf 60 700 Td (Facture n 12 du 3 mai) Tj ET")
+    assert text_layer_usable(text_layer_pages(readable, [1])[1])
+
+
+def test_a_page_without_text_has_no_words() -> None:
+    page = text_layer_pages(raw_pdf(b"0 0 m 100 100 l S"), [1])[1]
+    assert (page.words, page.width, page.height) == ((), 595, 842)
+
+
 # --------------------------------------------------------------------------- real text?
 
 
@@ -146,6 +256,13 @@ def test_text_layer_decision() -> None:
     assert not has_text_layer("")
     assert not has_text_layer(" . 1 ")  # a scanner's stray characters over an image
     assert not has_text_layer("\x01\x02\x03" * 40 + "ab")  # a font without a Unicode map
+    # A listing printed with dashed rules and dotted leaders is still a text layer.
+    rule = "-" * 80
+    listing = (
+        f"{rule}\n*** FACTURE ***\n{rule}\nN°......... FC24116222\n"
+        f"EMISE LE..... 19 novembre 2024\nTotal HT ..... 1 212,64 €\n{rule}"
+    )
+    assert has_text_layer(listing)
 
 
 def test_unmapped_glyphs_make_a_text_layer_unusable() -> None:

@@ -1,11 +1,13 @@
-"""Words and lines of a page, with their boxes: the text layer through pdfplumber.
+"""Words and lines of a page, with their boxes: the text layer through pdfium.
 
-This is the only module that imports pdfplumber. It also holds the page-level types every
-visible-text reader produces (``Word``, ``Page``) and the geometry the field finders and
-the classifier share (``Line``, ``group_lines``, ``fold``), so OCR pages and text-layer
-pages look the same downstream.
+Words are built from pdfium's characters (``pipeline.pdfium.page_chars``) the way
+pdfplumber's ``extract_words`` builds them, at a fraction of its cost. This module also
+holds the page-level types every visible-text reader produces (``Word``, ``Page``) and
+the geometry the field finders and the classifier share (``Line``, ``group_lines``,
+``fold``), so OCR pages and text-layer pages look the same downstream.
 
-Coordinates are PDF points with the origin at the top-left, as pdfplumber gives them.
+Coordinates are PDF points with the origin at the top-left of the page as shown (its crop
+box, turned by its /Rotate), as pdfplumber gives them for uncropped pages.
 A word's box is in the page's *reading frame*: the page as printed, upright. For text
 layers and for upright scans that is the page itself. For a scan that OCR had to turn or
 deskew, the words are kept in the straightened frame (so a line of text stays a line) and
@@ -14,21 +16,15 @@ deskew, the words are kept in the straightened frame (so a line of text stays a 
 
 from __future__ import annotations
 
-import io
-import logging
 import statistics
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
-import pdfplumber
-
-from pipeline.errors import CorruptPdf
+from pipeline import pdfium
 from pipeline.models import BBox, FieldSource
-
-# pdfminer logs every odd font dictionary at WARNING; a batch log drowns in them, and
-# what matters about a page (no usable text) is reported as a finding instead.
-logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 #: An affine map (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
 Affine = tuple[float, float, float, float, float, float]
@@ -82,58 +78,106 @@ def original_bbox(page: Page, box: BBox) -> BBox:
 
 # --------------------------------------------------------------------------- text layer
 
+#: Characters closer than this (points, end of one to start of the next) join one word;
+#: the same gap pdfplumber's ``extract_words`` uses. Spaces split words whatever the gap.
+X_TOLERANCE = 3.0
+#: Characters whose tops are this close (points) share a text line.
+Y_TOLERANCE = 3.0
+
+#: pdfplumber's ligature expansions, so "ﬁ" in a label still matches "fi".
+_LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb06": "st",
+    "\ufb05": "st",
+}
+
 
 def text_layer_pages(data: bytes, page_numbers: Sequence[int]) -> dict[int, Page]:
     """The words of the given 1-based pages from the PDF text layer."""
     wanted = sorted(set(page_numbers))
     if not wanted:
         return {}
-    pages: dict[int, Page] = {}
-    try:
-        pdf = pdfplumber.open(io.BytesIO(data))
-    except Exception as exc:  # pdfminer raises many unrelated types on broken files
-        raise CorruptPdf(
-            "the PDF text layer cannot be read; ask the sender to export the PDF again"
-        ) from exc
-    with pdf:
-        for number in wanted:
-            plumber_page = pdf.pages[number - 1]
-            pages[number] = Page(
-                number=number,
-                width=float(plumber_page.width),
-                height=float(plumber_page.height),
-                words=tuple(_plumber_words(plumber_page, number)),
-                source=FieldSource.TEXT_LAYER,
-            )
-    return pages
-
-
-def _plumber_words(plumber_page: pdfplumber.page.Page, number: int) -> Iterable[Word]:
-    # use_text_flow=False: pdfplumber clusters characters by position, so a page whose
-    # content stream jumps between columns still gives whole words; lines are rebuilt
-    # from the boxes by group_lines anyway. pdfplumber counts U+00A0 and U+202F as
-    # blanks, so "7 850,00" arrives as two words: the amount parser joins them.
-    raw = plumber_page.extract_words(
-        keep_blank_chars=False, use_text_flow=False, extra_attrs=["upright"]
-    )
-    for item in raw:
-        # Vertical text (legal mentions printed up a margin) would be one tall box that
-        # swallows whole lines when grouped: it never carries a field the form needs.
-        if not item.get("upright", True):
-            continue
-        text = str(item["text"]).strip()
-        if not text:
-            continue
-        yield Word(
-            text=text,
-            x0=float(item["x0"]),
-            top=float(item["top"]),
-            x1=float(item["x1"]),
-            bottom=float(item["bottom"]),
-            page=number,
-            confidence=1.0,
+    chars = pdfium.page_chars(data, wanted)
+    return {
+        number: Page(
+            number=number,
+            width=page.width,
+            height=page.height,
+            words=tuple(_words(page.chars, number)),
             source=FieldSource.TEXT_LAYER,
         )
+        for number, page in chars.items()
+    }
+
+
+def _words(chars: Sequence[pdfium.TextChar], number: int) -> Iterable[Word]:
+    """Characters grouped into words as pdfplumber's ``extract_words`` does.
+
+    Characters are clustered into lines by their tops (not by content-stream order, so a
+    page whose stream jumps between columns still gives whole words), sorted left to
+    right, and split before every character that follows a blank and at every horizontal
+    gap over ``X_TOLERANCE``.
+    U+00A0 and U+202F are blanks too, so "7 850,00" arrives as two words: the amount
+    parser joins them. Vertical text (legal mentions printed up a margin) is left out: it
+    would be one tall box that swallows whole lines when grouped, and never carries a
+    field the form needs. A glyph without a Unicode value reads ``(cid:N)``, as pdfminer
+    writes it, so ``text_layer_usable`` can tell such a page needs OCR.
+    """
+    upright = [c for c in chars if c.upright]
+    for line in _line_clusters(upright):
+        line.sort(key=lambda c: c.x0)
+        word: list[pdfium.TextChar] = []
+        for char in line:
+            if word:
+                previous = word[-1]
+                if (
+                    char.space_before
+                    or char.x0 < previous.x0
+                    or char.x0 > previous.x1 + X_TOLERANCE
+                    or abs(char.top - previous.top) > Y_TOLERANCE
+                ):
+                    yield from _word(word, number)
+                    word = []
+            word.append(char)
+        yield from _word(word, number)
+
+
+def _line_clusters(chars: list[pdfium.TextChar]) -> list[list[pdfium.TextChar]]:
+    """Characters in bands of tops, each band chaining tops no more than
+    ``Y_TOLERANCE`` apart (pdfplumber's ``cluster_objects``), top to bottom."""
+    tops = sorted({c.top for c in chars})
+    band_of: dict[float, int] = {}
+    band = 0
+    for index, top in enumerate(tops):
+        if index and top > tops[index - 1] + Y_TOLERANCE:
+            band += 1
+        band_of[top] = band
+    bands: list[list[pdfium.TextChar]] = [[] for _ in range(band + 1 if tops else 0)]
+    for char in chars:
+        bands[band_of[char.top]].append(char)
+    return bands
+
+
+def _word(chars: list[pdfium.TextChar], number: int) -> Iterable[Word]:
+    if not chars:
+        return
+    text = "".join(
+        f"(cid:{ord(c.text)})" if c.unmapped else _LIGATURES.get(c.text, c.text) for c in chars
+    )
+    # The characters are sorted by x0; tops and bottoms differ only across runs.
+    x0, top, x1, bottom = chars[0].x0, chars[0].top, chars[0].x1, chars[0].bottom
+    for char in chars:
+        if char.top < top:
+            top = char.top
+        if char.x1 > x1:
+            x1 = char.x1
+        if char.bottom > bottom:
+            bottom = char.bottom
+    yield Word(text, x0, top, x1, bottom, number, 1.0, FieldSource.TEXT_LAYER)
 
 
 # --------------------------------------------------------------------------- folding
@@ -164,18 +208,32 @@ _FOLD_SPECIAL = {
 def fold(text: str) -> tuple[str, tuple[int, ...]]:
     """Lower-case, accent-free text for matching, and for each of its characters the index
     of the character of ``text`` it came from (so a match maps back to the words)."""
+    if text.isascii() and "`" not in text:
+        # ASCII folds one character to one (only the backtick is special): the fast path
+        # for most lines of a French invoice.
+        return text.lower(), tuple(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        folded = _FOLD_SPECIAL.get(char)
+        folded = _FOLDED.get(char)
         if folded is None:
-            decomposed = unicodedata.normalize("NFKD", char)
-            folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-            if not folded:
-                folded = char
+            folded = _FOLDED[char] = _fold_char(char)
         out.append(folded)
-        origin.extend([index] * len(folded))
+        if len(folded) == 1:
+            origin.append(index)
+        else:
+            origin.extend([index] * len(folded))
     return "".join(out), tuple(origin)
+
+
+#: Characters already folded (the cache of ``_fold_char``: text uses few distinct ones).
+_FOLDED: dict[str, str] = dict(_FOLD_SPECIAL)
+
+
+def _fold_char(char: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", char)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return folded or char
 
 
 def fold_text(text: str) -> str:
@@ -202,11 +260,11 @@ class Line:
     origin: tuple[int, ...]
     segments: tuple[tuple[int, int], ...]
 
-    @property
+    @cached_property
     def top(self) -> float:
         return min(w.top for w in self.words)
 
-    @property
+    @cached_property
     def bottom(self) -> float:
         return max(w.bottom for w in self.words)
 
@@ -214,11 +272,11 @@ class Line:
     def x0(self) -> float:
         return self.words[0].x0
 
-    @property
+    @cached_property
     def x1(self) -> float:
         return max(w.x1 for w in self.words)
 
-    @property
+    @cached_property
     def height(self) -> float:
         return statistics.median(w.height for w in self.words)
 
@@ -238,18 +296,24 @@ class Line:
         return self.text[start:end]
 
     def word_indexes(self, folded_start: int, folded_end: int) -> list[int]:
-        start, end = self.text_span(folded_start, folded_end)
-        return [
-            i
-            for i in range(len(self.words))
-            if self.starts[i] < end and self.starts[i] + len(self.words[i].text) > start
-        ]
+        return list(self._indexes(*self.text_span(folded_start, folded_end)))
+
+    @cached_property
+    def _ends(self) -> tuple[int, ...]:
+        return tuple(
+            start + len(word.text) for start, word in zip(self.starts, self.words, strict=True)
+        )
+
+    def _indexes(self, start: int, end: int) -> range:
+        # The words overlapping text[start:end]: starts and ends both increase, so they
+        # are the run from the first word ending after start to the last starting before end.
+        return range(bisect_right(self._ends, start), bisect_left(self.starts, end))
 
     def box(self, folded_start: int, folded_end: int) -> BBox:
         """Reading-frame box of a span of ``folded``; a span that covers part of a word
         gets the matching share of its width (``n°562044387`` -> the number only)."""
         start, end = self.text_span(folded_start, folded_end)
-        indexes = self.word_indexes(folded_start, folded_end)
+        indexes = self._indexes(start, end)
         if not indexes:
             return (self.x0, self.top, self.x1, self.bottom)
         x0s, x1s = [], []
@@ -293,7 +357,18 @@ def _vertical_overlap(a_top: float, a_bottom: float, b_top: float, b_bottom: flo
 
 
 def group_lines(page: Page) -> list[Line]:
-    """The lines of a page, top to bottom, each left to right."""
+    """The lines of a page, top to bottom, each left to right.
+
+    The classifier and the field finders both ask for the lines of the same pages: they
+    are built once per ``Page`` (which is immutable) and kept on it."""
+    cached: tuple[Line, ...] | None = page.__dict__.get("_lines")
+    if cached is None:
+        cached = tuple(_group_lines(page))
+        object.__setattr__(page, "_lines", cached)
+    return list(cached)
+
+
+def _group_lines(page: Page) -> list[Line]:
     if not page.words:
         return []
     words = sorted(page.words, key=lambda w: ((w.top + w.bottom) / 2, w.x0))

@@ -39,9 +39,13 @@ class VisibleReading(Frozen):
     ocr_pages: tuple[int, ...] = Field(default=(), description="1-based pages read by OCR.")
 
 
+#: Rules and leaders drawn with characters (``-----``, ``.......``): real text, not letters.
+_RULES = re.compile(r"([-._=*·…─])\1{2,}")
+
+
 def has_text_layer(text: str) -> bool:
     """Whether pdfium's text of a page is a real text layer (see the module docstring)."""
-    visible = [c for c in text if not c.isspace()]
+    visible = [c for c in _RULES.sub("", text) if not c.isspace()]
     alnum = sum(c.isalnum() for c in visible)
     return alnum >= MIN_TEXT_CHARS and alnum >= MIN_TEXT_RATIO * len(visible)
 
