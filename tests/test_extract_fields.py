@@ -20,9 +20,9 @@ from pipeline.extract.fields import (
     format_amount,
     parse_amount,
     parse_date,
-    strip_legal_form,
 )
 from pipeline.extract.fields import settle_for_kind as settle
+from pipeline.extract.parties import strip_legal_form
 from pipeline.extract.pdf_text import Page, Word, group_lines, original_bbox
 from pipeline.models import DocumentKind, ExtractedField, FieldSource, PieceFields
 

@@ -41,6 +41,7 @@ TITLES: tuple[_Title, ...] = (
     _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
     _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}general\b", 2.5),
+    _title(K.DECOMPTE_GENERAL_DEFINITIF, r"(?:^|\t)\s*dgd\b", 2.0),
     _title(
         K.ETAT_ACOMPTE_VALIDE,
         rf"\betat{_S}d'{{0,1}}\s*acompte(?:{_S}mensuel)?(?:{_S}n\s?[°o]\s*\S+)?{_S}valide",
@@ -55,6 +56,11 @@ TITLES: tuple[_Title, ...] = (
     _title(K.DEMANDE_PAIEMENT_SOUS_TRAITANT, rf"\bdemande{_S}de{_S}paiement{_S}direct", 2.5),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte\b", 2.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bsituation{_S}(?:de{_S}travaux|mensuelle)\b", 1.2),
+    _title(
+        K.DEMANDE_PAIEMENT_SOUS_TRAITANT,
+        rf"\bpaiement{_S}direct\b.{{0,40}}\bsous{_S}?traitan",
+        1.5,
+    ),
     _title(K.CREDIT_NOTE, rf"\bfacture{_S}d'avoir\b|\bnote{_S}de{_S}credit\b", 3.0),
     _title(K.CREDIT_NOTE, rf"(?:^|\t)\s*avoir\b(?!{_S}sur)|\bavoir{_S}n\s?[°o]", 2.0),
     _title(K.INVOICE, r"\bfacture\b(?!\s+(?:d'origine|initiale|associee|a\b))", 1.0),
@@ -77,8 +83,9 @@ def classify(pages: Sequence[Page]) -> KindGuess:
         if not lines:
             continue
         body = statistics.median(w.height for line in lines for w in line.words)
-        for line in lines:
-            for kind, score in _line_scores(line, page, body):
+        for index, line in enumerate(lines):
+            wrapped = _wrapped_tail(line, lines[index + 1] if index + 1 < len(lines) else None)
+            for kind, score in _line_scores(line, page, body, wrapped):
                 scores[kind] += score
     if not any(score > 0 for score in scores.values()):
         if any(page.words for page in pages):
@@ -93,11 +100,38 @@ def classify(pages: Sequence[Page]) -> KindGuess:
     return KindGuess(value=kind, confidence=round(min(0.99, share * evidence), 3))
 
 
-def _line_scores(line: Line, page: Page, body: float) -> list[tuple[DocumentKind, float]]:
+#: A line ending like an unfinished title: only those can go on below.
+_OPEN_TITLE_RE = re.compile(
+    r"(?:decompte|acompte|paiement|direct|projet|demande|etat|general|facture|de|du)\s*$"
+)
+
+
+def _wrapped_tail(line: Line, nxt: Line | None) -> str:
+    """The words of a title wrapped onto the next line ("PROJET DE DÉCOMPTE" / "GÉNÉRAL"):
+    the next line's cell right under the line's last cell, printed as big and close."""
+    if nxt is None or not line.segments or not _OPEN_TITLE_RE.search(line.folded):
+        return ""
+    start, end = line.segments[-1]
+    x0, _, x1, _ = line.box(start, end)
+    close = nxt.top - line.bottom < 0.8 * line.height
+    for s, e in nxt.segments:
+        sx0, _, sx1, _ = nxt.box(s, e)
+        same_size = nxt.height >= 0.6 * line.height
+        if close and same_size and sx1 > x0 and sx0 < x1:
+            return nxt.folded[s:e]
+    return ""
+
+
+def _line_scores(
+    line: Line, page: Page, body: float, wrapped: str = ""
+) -> list[tuple[DocumentKind, float]]:
     found: list[tuple[int, int, _Title]] = []
+    text = f"{line.folded} {wrapped}" if wrapped else line.folded
     for title in TITLES:
-        for match in title.pattern.finditer(line.folded):
-            found.append((match.start(), match.end(), title))
+        for match in title.pattern.finditer(text):
+            # A wording that only starts on the next line is that line's.
+            if match.start() < len(line.folded):
+                found.append((match.start(), min(match.end(), len(line.folded)), title))
     # The most specific wording of overlapping ones (longest, then heaviest) wins.
     found.sort(key=lambda item: (-(item[1] - item[0]), -item[2].weight))
     kept: list[tuple[int, int, _Title]] = []

@@ -16,6 +16,12 @@ certain costs more than an empty one.
 
 Values are normalised as DESIGN 4.1 says: ISO dates, amounts with two decimals and a dot
 (positive: credit notes carry positive amounts), identifiers without spaces, EUR.
+
+Amounts are chosen by what must hold (``checks``): HT + TVA = TTC, VAT lines of a
+multi-rate breakdown summing to the VAT, the net to pay being the TTC less the deductions
+printed. A value repaired or swapped because a check failed is recorded as a
+``FIELD_CORRECTED`` finding. Who is who (roles of numbers, names, whose letterhead it is)
+lives in ``parties``; the page model (lines, labels, hits) in ``layout``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -32,7 +38,25 @@ from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
-from pipeline.extract.pdf_text import Line, Page, fold_text, group_lines, original_bbox
+from pipeline.extract.checks import net_after, parse_rate, rate_holds
+from pipeline.extract.layout import (
+    MAX_CONFIDENCE,
+    MIN_CONFIDENCE,
+    Doc,
+    Hit,
+    Label,
+    extracted,
+    make_label,
+)
+from pipeline.extract.parties import (
+    MONTHLY_BY_MOE,
+    RoleGuess,
+    issuer_of,
+    name_fields,
+    paid_roles,
+    party_role,
+)
+from pipeline.extract.pdf_text import Line, Page, fold_text, group_lines
 from pipeline.models import (
     AMOUNT_FIELDS,
     DocumentKind,
@@ -43,11 +67,6 @@ from pipeline.models import (
     PieceFields,
     Severity,
 )
-
-#: Under this the field is left null.
-MIN_CONFIDENCE = 0.3
-#: Confidence is capped: text read from a page is never certain.
-MAX_CONFIDENCE = 0.99
 
 
 class FieldReading(Frozen):
@@ -90,7 +109,7 @@ _MONTHS = {
 # Spaces inside the number come from U+00A0, U+202F or pdfplumber splitting the words
 # (the line text joins close words with one space, distant ones with a tab).
 _AMOUNT_RE = re.compile(
-    r"(?<![\w.,/-])"
+    r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
     r"(?P<sign>-\s?)?"
     r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d+)"
     r"(?:,(?P<dec>\d{2})|\.(?P<dot>\d{2}))?"
@@ -332,6 +351,10 @@ _ID_STOPWORDS = {
 }
 
 
+#: Labels of other numbers: never the start of a reference.
+_NOT_A_PREFIX = {"siret", "siren", "tva", "rcs", "ape", "naf", "tel", "fax", "bic", "iban", "page"}
+
+
 def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
     def find(line: Line, start: int, end: int) -> list[Value]:
         lead = _ID_LEAD_RE.match(line.folded, start, end)
@@ -340,6 +363,17 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         if not token:
             return []
         token_end = token.end()
+        # A procedure prefix in capitals before the number ("MAPA 2024/037", "AO 2023-12"):
+        # one reference, printed with a space.
+        prefix = line.original(token.start(), token_end)
+        if (
+            re.fullmatch(r"[A-Z]{2,6}", prefix)
+            and prefix.lower() not in _NOT_A_PREFIX
+            and line.folded.startswith(" ", token_end)
+        ):
+            more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
+            if more and any(c.isdigit() for c in more.group()) and not parse_date(more.group()):
+                token_end = more.end()
         # OCR and some layouts split "F-2024-" "0153": join across one space after a dash.
         while line.folded[token_end - 1] in "-/" and line.folded.startswith(" ", token_end):
             more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
@@ -348,9 +382,13 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             token_end = more.end()
         while line.folded[token_end - 1] in ".-/":
             token_end -= 1  # "F-2024-0153." ends a sentence
-        folded = line.folded[token.start() : token_end].replace(" ", "")
-        text = line.original(token.start(), token_end).replace(" ", "")
-        if folded in _ID_STOPWORDS or len(text) < min_length:
+        folded = line.folded[token.start() : token_end]
+        text = line.original(token.start(), token_end)
+        if not re.fullmatch(r"[A-Z]{2,6} \S+", text):
+            folded, text = folded.replace(" ", ""), text.replace(" ", "")
+        if folded in _ID_STOPWORDS or _NOT_A_PREFIX.intersection(folded.split()):
+            return []  # another number's label ("SIRET 213 …" in the next cell)
+        if len(text) < min_length:
             return []
         has_digit = any(c.isdigit() for c in text)
         if need_digit and not has_digit:
@@ -374,41 +412,6 @@ find_service_code = _identifier_finder(need_digit=False)
 # =========================================================================== labels
 
 
-@dataclass(frozen=True)
-class Label:
-    """A wording that announces a field (or a distractor, ``field=None``)."""
-
-    field: str | None
-    pattern: re.Pattern[str]
-    weight: float
-    not_before: re.Pattern[str] | None = None
-    not_after: re.Pattern[str] | None = None
-    need_before: re.Pattern[str] | None = None
-    #: A generic wording ("Numéro") that is specific right under the piece's title.
-    under_title: bool = False
-
-
-def _label(
-    field: str | None,
-    pattern: str,
-    weight: float = 0.0,
-    *,
-    not_before: str | None = None,
-    not_after: str | None = None,
-    need_before: str | None = None,
-    under_title: bool = False,
-) -> Label:
-    return Label(
-        field=field,
-        pattern=re.compile(pattern),
-        weight=weight,
-        not_before=re.compile(not_before + r"\W*$") if not_before else None,
-        not_after=re.compile(r"^\W*(?:" + not_after + ")") if not_after else None,
-        need_before=re.compile(need_before + r"\s*$") if need_before else None,
-        under_title=under_title,
-    )
-
-
 _N = r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.)"  # n°, N°, No., numéro, num.
 _HT = r"h\.?\s?t\.?(?![a-z])"
 _TTC = r"t\.?\s?[ti]\.?\s?c\.?(?![a-z])"  # OCR reads TTC as TIC
@@ -420,78 +423,79 @@ _NOT_AN_INVOICE_REF = (
 
 LABELS: tuple[Label, ...] = (
     # ---- invoice number (the piece's own reference)
-    _label("invoice_number", r"\bnum(?:ero|\.)?\s+(?:de\s+(?:la\s+)?)?facture\b", 0.95),
-    _label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?facture\b", 0.95),
-    _label(
+    make_label("invoice_number", r"\bnum(?:ero|\.)?\s+(?:de\s+(?:la\s+)?)?facture\b", 0.95),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?facture\b", 0.95),
+    make_label(
         "invoice_number",
         rf"\bfacture\s+(?:d'avoir\s+)?{_N}",
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
-    _label("invoice_number", rf"\bavoir\s+{_N}", 0.95),
-    _label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
+    make_label("invoice_number", rf"\bavoir\s+{_N}", 0.95),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
     # A bare "Numéro" / "N°" heading its own cell (a header above the value), or opening
     # a header line ("N° : F-001" under the title).
-    _label(
+    make_label(
         "invoice_number",
         r"(?:^|\t)\s*(?:numero|n\s?[°o])\.?\s*:?\s*(?=\t|$)",
         0.6,
         under_title=True,
     ),
-    _label("invoice_number", r"(?:^|\t)\s*(?:numero|n\s?[°o])\.?\s*:", 0.5, under_title=True),
-    _label(
+    make_label("invoice_number", r"(?:^|\t)\s*(?:numero|n\s?[°o])\.?\s*:", 0.5, under_title=True),
+    make_label(
         "invoice_number",
         rf"\bprojet\s+de\s+decompte(?:\s+(?:mensuel|final|general))?\s+{_N}",
         0.85,
     ),
-    _label(
+    make_label(
         "invoice_number",
         rf"\bdecompte(?:\s+(?:mensuel|final|general(?:\s+(?:et\s+)?definitif)?))?\s+{_N}",
         0.85,
     ),
-    _label("invoice_number", rf"\betat\s+d'acompte(?:\s+(?:mensuel\s+)?valide)?\s+{_N}", 0.7),
-    _label("invoice_number", rf"\b(?:{_N}\s*(?:de\s+)?piece|piece\s+{_N})", 0.85),
-    _label(
+    make_label("invoice_number", rf"\betat\s+d'acompte(?:\s+(?:mensuel\s+)?valide)?\s+{_N}", 0.7),
+    make_label("invoice_number", rf"\b(?:{_N}\s*(?:de\s+)?piece|piece\s+{_N})", 0.85),
+    make_label(
         "invoice_number",
         r"\bref(?:erence)?\b\.?\s+(?:de\s+la\s+)?(?:facture|piece|document|avoir)\b",
         0.85,
         not_before=r"(?:vos|votre|v/)",
     ),
     # A bare "Réf." opens its cell; after another word it is that word's reference.
-    _label(
+    make_label(
         "invoice_number",
         r"(?:^|\t)\s*(?:n/\s*|notre\s+)?ref(?:erence)?\b\.?",
         0.6,
         not_after=_NOT_AN_INVOICE_REF,
     ),
-    _label(
+    make_label(
         "invoice_number",
         r"(?:^|\t)\s*(?:facture|avoir)\b(?= +[a-z]{0,4}[-/]?\d)",
         0.7,
     ),
-    _label(
+    make_label(
         "invoice_number",
         r"\b(?:facture|avoir)\b(?= +[a-z]{0,4}[-/]?\d)",
         0.45,
         not_before=r"(?:sur|origine|la|total|montant|sous-total)",
     ),
     # ---- issue date
-    _label(
+    make_label(
         "issue_date",
         r"\bdate\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation|piece|d'avoir|de\s+l'avoir)\b",
         0.95,
         not_after=r"associee|d'origine|initiale",
     ),
-    _label("issue_date", r"\bdate\s+d'(?:emission|etablissement|edition)\b", 0.95),
-    _label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?)\s+le\b", 0.85),
-    _label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s+(?:1er|\d))", 0.8),
-    _label(
+    make_label("issue_date", r"\bdate\s+d'(?:emission|etablissement|edition)\b", 0.95),
+    make_label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?)\s+le\b", 0.85),
+    make_label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s+(?:1er|\d))", 0.8),
+    make_label(
         "issue_date",
         r"\bdu\b(?=\s+(?:1er|\d))",
         0.85,
         need_before=rf"\b(?:facture|avoir)\s+(?:{_N})?\s*[a-z0-9][\w/.-]*",
     ),
-    _label(
+    make_label(
         "issue_date",
         r"\bdate\b",
         0.75,
@@ -504,43 +508,44 @@ LABELS: tuple[Label, ...] = (
         ),
     ),
     # ---- amounts
-    _label("total_excl_tax", rf"\btotal\s+(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
-    _label("total_excl_tax", r"\btotal\s+(?:net\s+)?hors\s+taxes?\b", 0.95),
-    _label(
+    make_label("total_excl_tax", rf"\btotal\s+(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
+    make_label("total_excl_tax", r"\btotal\s+(?:net\s+)?hors\s+taxes?\b", 0.95),
+    make_label(
         "total_excl_tax",
         rf"\bmontant\s+(?:total\s+)?(?:net\s+)?(?:eur\s+|€\s+|en\s+euros\s+)?{_HT}"
         r"(?:\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte)?",
         0.85,
     ),
-    _label("total_excl_tax", r"\bmontant\s+(?:total\s+)?hors\s+taxes?\b", 0.85),
-    _label("total_excl_tax", rf"\bbase\s+(?:{_HT}|hors\s+taxes?)", 0.8),
-    _label("total_excl_tax", rf"\bsous[- ]total\s+{_HT}", 0.6),
-    _label(
+    make_label("total_excl_tax", r"\bmontant\s+(?:total\s+)?hors\s+taxes?\b", 0.85),
+    make_label("total_excl_tax", rf"\bbase\s+(?:{_HT}|hors\s+taxes?)", 0.8),
+    make_label("total_excl_tax", rf"\bsous[- ]total\s+{_HT}", 0.6),
+    make_label("total_excl_tax", rf"(?:^|\t)\s*(?:net|montant\s+net)\s+{_HT}", 0.85),
+    make_label(
         "total_excl_tax",
         rf"\bmontant\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\s+{_HT}",
         0.9,
     ),
-    _label(
+    make_label(
         "total_excl_tax",
         r"\b(?:montant\s+des\s+)?travaux\s+(?:executes\s+)?(?:du|ce)\s+mois\b",
         0.55,
     ),
-    _label("total_tax", rf"\b(?:total|montant)\s+(?:de\s+la\s+)?{_TVA}", 0.95),
+    make_label("total_tax", rf"\b(?:total|montant)\s+(?:de\s+la\s+)?{_TVA}", 0.95),
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
-    _label(
+    make_label(
         "total_tax",
         rf"\b{_TVA}\s*(?:a\s+)?\(?\s*\d{{1,2}}(?:[,.]\d{{1,2}})?\s*%\s*\)?",
         0.9,
         not_before=r"(?:taux(?:\s+de)?|base|hors)",
     ),
-    _label(
+    make_label(
         "total_tax",
         r"\b(?:total\s+(?:des\s+)?)?taxes\b",
         0.8,
         not_before=r"(?:toutes|hors|sans)",
         not_after=r"comprises|incluses",
     ),
-    _label(
+    make_label(
         "total_tax",
         rf"\b{_TVA}",
         0.8,
@@ -549,129 +554,124 @@ LABELS: tuple[Label, ...] = (
         not_after=r"intra|n\s?[°o*]|non\s+applicable|sur\s+les|acquittee|autoliquid|fr\s?\d|"
         r"due\s+par|incluse|comprise|\(?\s*taux\s*\)?\s*$",
     ),
-    _label(
+    make_label(
         "total_incl_tax",
         rf"\b(?:total|montant)\s+(?:general\s+)?(?:net\s+)?"
         rf"(?:eur\s+|€\s+)?{_TTC}",
         0.95,
     ),
-    _label("total_incl_tax", r"\b(?:total|montant)\s+toutes\s+taxes\s+comprises\b", 0.95),
-    _label(
+    make_label("total_incl_tax", r"\b(?:total|montant)\s+toutes\s+taxes\s+comprises\b", 0.95),
+    make_label(
         "total_incl_tax",
         rf"\bmontant\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\s+{_TTC}",
         0.9,
     ),
-    _label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
-    _label("amount_due", r"\bnet\s+a\s+mandater\b", 0.95),
-    _label("amount_due", r"\breste\s+a\s+(?:payer|regler)\b", 0.9),
-    _label("amount_due", r"\bmontant\s+(?:net\s+)?a\s+(?:payer|regler|mandater)\b", 0.9),
-    _label("amount_due", r"\b(?:somme|total|solde)\s+a\s+(?:payer|regler)\b", 0.85),
-    _label("amount_due", r"\bacompte\s+a\s+(?:payer|regler|mandater)\b", 0.8),
-    _label(
+    make_label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
+    make_label("amount_due", r"\bnet\s+a\s+mandater\b", 0.95),
+    make_label("amount_due", r"\breste\s+a\s+(?:payer|regler)\b", 0.9),
+    make_label("amount_due", r"\bmontant\s+(?:net\s+)?a\s+(?:payer|regler|mandater)\b", 0.9),
+    make_label("amount_due", r"\b(?:somme|total|solde)\s+a\s+(?:payer|regler)\b", 0.85),
+    make_label("amount_due", r"\bacompte\s+a\s+(?:payer|regler|mandater)\b", 0.8),
+    make_label(
+        "amount_due",
+        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t]|$|\(?ttc))",
+        0.85,
+    ),
+    make_label("amount_due", r"\bsomme\s+due\b|\btotal\s+net\s+a\s+payer\b", 0.9),
+    make_label("amount_due", r"(?:^|\t)\s*a\s+payer\b", 0.75),
+    make_label(
         "amount_due",
         r"\bmontant\s+(?:net\s+)?(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\b",
         0.7,
         not_after=rf"{_HT}|{_TTC}|{_TVA}",
     ),
     # ---- parties and references
-    _label("siret", rf"\b(?:{_N}\s*)?siret\b", 0.95),
-    _label(
+    make_label("siret", rf"\b(?:{_N} *)?siret\b", 0.95),
+    make_label(
         "vat",
         r"\b(?:(?:n\s?[°o*]\.?|numero|identifiant|id\.?|code)\s*(?:de\s+)?)?"
         r"(?:tva|t\.v\.a\.)\s*(?:intra[- ]?(?:communautaire|com\.?)?)",
         0.95,
     ),
-    _label(
+    make_label(
         "vat",
         r"\b(?:n\s?[°o*]\.?|numero|identifiant)\s*(?:de\s+|d')?(?:tva|identification)"
         r"\b",
         0.9,
     ),
-    _label("vat", r"\bvat(?:\s+(?:number|id|no\.?))?\b", 0.8),
-    _label("vat", r"\btva\b(?=\s*:?\s*fr\s?[0-9a-z]{2}\s?\d)", 0.85),
-    _label("service_code", r"\bcode\s+(?:du\s+)?service(?:\s+executant)?\b", 0.9),
-    _label("service_code", r"\bservice\s+executant\b", 0.85),
-    _label("service_code", r"\bservice\s+destinataire\b", 0.85),
-    _label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),
-    _label(
+    make_label("vat", r"\bvat(?:\s+(?:number|id|no\.?))?\b", 0.8),
+    make_label("vat", r"\btva\b(?=\s*:?\s*fr\s?[0-9a-z]{2}\s?\d)", 0.85),
+    make_label("service_code", r"\bcode\s+(?:du\s+)?service(?:\s+executant)?\b", 0.9),
+    make_label("service_code", r"\bservice\s+executant\b", 0.85),
+    make_label("service_code", r"\bservice\s+destinataire\b", 0.85),
+    make_label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),
+    make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
+    make_label("service_code", r"\bref(?:erence)?\.?\s+(?:du\s+)?service\b", 0.75),
+    make_label("service_code", r"\bservice\s+(?:gestionnaire|ordonnateur|prescripteur)\b", 0.7),
+    make_label(
         "engagement_number",
         rf"\b(?:{_N}\s*(?:d'|de\s+l')?)?engagement(?:\s+juridique)?\b",
         0.92,
     ),
-    _label("engagement_number", rf"\b(?:{_N}\s*)?ej\b", 0.92),
-    _label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
-    _label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
-    _label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
-    _label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
-    _label("contract_number", rf"\bmarche\s+(?:public\s+)?{_N}", 0.9),
-    _label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche\b", 0.9),
-    _label("contract_number", r"\bref(?:erence)?\.?\s+(?:du\s+)?marche\b", 0.85),
-    _label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
-    _label("contract_number", r"\bmarche\s*:", 0.7),
-    _label("contract_number", r"(?:^|\t)\s*marche\s*(?=\t|$)", 0.7),
-    _label("iban", r"\biban\b", 0.95),
+    make_label("engagement_number", rf"\b(?:{_N}\s*)?ej\b", 0.92),
+    make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
+    make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
+    make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
+    make_label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
+    make_label("contract_number", rf"\bmarche\s+(?:public\s+)?{_N}", 0.9),
+    make_label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche\b", 0.9),
+    make_label("contract_number", r"\bref(?:erence)?\.?\s+(?:du\s+)?marche\b", 0.85),
+    make_label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
+    make_label("contract_number", r"\bmarche\s*:", 0.7),
+    make_label("contract_number", r"\bcontrat\s*:", 0.7),
+    # A header cell above its value: "Marché public", "Contrat", "N° contrat".
+    make_label(
+        "contract_number",
+        rf"(?:^|\t)\s*(?:marche\s+public|contrat|{_N}\s*(?:de\s+|du\s+)?contrat)\s*:?\s*(?=\t|$)",
+        0.75,
+    ),
+    # Other wordings of the contract reference on public invoices.
+    make_label(
+        "contract_number",
+        rf"\b(?:{_N}\s*(?:de\s+l'|d')?)?accord[- ]cadre(?:\s+{_N})?|"
+        rf"\bmarche\s+subsequent(?:\s+{_N})?",
+        0.85,
+    ),
+    make_label(
+        "contract_number", r"\bmarche\s+public\s*:|\bref(?:erence)?s?\.?\s+(?:du\s+)?contrat\b", 0.8
+    ),
+    make_label("contract_number", r"\bnumero\s+(?:de\s+|du\s+)?(?:marche|contrat)\b", 0.9),
+    make_label("contract_number", r"(?:^|\t)\s*marche\s*(?=\t|$)", 0.7),
+    make_label("iban", r"\biban\b", 0.95),
     # ---- distractors: labels of other numbers, so no value is taken across them
-    _label(None, rf"\b(?:acompte|situation|devis|lot|tranche|dossier|affaire|client)\s+{_N}"),
-    _label(
+    make_label(None, rf"\b(?:acompte|situation|devis|lot|tranche|dossier|affaire|client)\s+{_N}"),
+    make_label(
         None,
         rf"\b{_N}\s*(?:de\s+|du\s+)?(?:devis|client|dossier|lot|affaire|"
         rf"situation|acompte|compte|ligne|chantier)\b",
     ),
-    _label(None, rf"\bbon\s+de\s+livraison\b(?:\s*{_N})?"),
-    _label(
+    make_label(None, rf"\bbon\s+de\s+livraison\b(?:\s*{_N})?"),
+    make_label(
         None,
         r"\bfacture\s+(?:d'origine|initiale|associee|rectifiee|annulee|liee|precedente)\b"
         rf"(?:\s*{_N})?",
     ),
-    _label(None, rf"\bavoir\s+sur\s+(?:la\s+)?facture\b(?:\s*{_N})?"),
-    _label(None, r"\b(?:date\s+(?:d'|de\s+)?)?echeance\b|\bdate\s+limite\b"),
-    _label(None, r"\bdate\s+de\s+(?:livraison|commande|debut|fin|reception)\b"),
-    _label(None, r"\b(?:periode|du)\b(?=\s+\d{1,2}\s?[/.-]\d{1,2}[/.-]\d{2,4}\s+au\b)"),
-    _label(
+    make_label(None, rf"\bavoir\s+sur\s+(?:la\s+)?facture\b(?:\s*{_N})?"),
+    make_label(None, r"\b(?:date\s+(?:d'|de\s+)?)?echeance\b|\bdate\s+limite\b"),
+    make_label(None, r"\bdate\s+de\s+(?:livraison|commande|debut|fin|reception)\b"),
+    make_label(None, r"\b(?:periode|du)\b(?=\s+\d{1,2}\s?[/.-]\d{1,2}[/.-]\d{2,4}\s+au\b)"),
+    make_label(
         None,
         r"\b(?:siren|rcs|r\.c\.s\.|capital|ape|naf|tel|tel\.|telephone|fax|"
         r"portable|mobile|bic|swift|cedex)\b",
     ),
-    _label(None, r"\btaux\b|\bquantite\b|\bqte\b|\bp\.?u\.?\b|\bprix\s+unitaire\b"),
-    _label(None, r"\bcumul\w*\b|\bprecedent\w*\b|\banterieur\w*\b"),
-    _label(None, r"\bretenue\s+de\s+garantie\b|\bavance\b|\brevision\s+des\s+prix\b"),
+    make_label(None, r"\btaux\b|\bquantite\b|\bqte\b|\bp\.?u\.?\b|\bprix\s+unitaire\b"),
+    make_label(None, r"\bcumul\w*\b|\bprecedent\w*\b|\banterieur\w*\b"),
+    make_label(None, r"\bretenue\s+de\s+garantie\b|\bavance\b|\brevision\s+des\s+prix\b"),
 )
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A label found on a line (folded span)."""
-
-    label: Label
-    line: int  # index in Doc.lines
-    start: int
-    end: int
-
-    @property
-    def field(self) -> str | None:
-        return self.label.field
-
-
 # =========================================================================== document
-
-
-@dataclass(frozen=True)
-class Doc:
-    """The lines of all pages and the labels found on them."""
-
-    lines: tuple[Line, ...]
-    hits: tuple[tuple[Hit, ...], ...]  # per line, sorted by start
-
-    def page_lines(self, index: int) -> range:
-        """Indexes of the lines of the page of line ``index``."""
-        page = self.lines[index].page.number
-        first = index
-        while first > 0 and self.lines[first - 1].page.number == page:
-            first -= 1
-        last = index
-        while last + 1 < len(self.lines) and self.lines[last + 1].page.number == page:
-            last += 1
-        return range(first, last + 1)
 
 
 def build_doc(pages: Sequence[Page]) -> Doc:
@@ -826,7 +826,10 @@ def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
     inside = [h for h in hits if p_start <= h.start < p_end and h.field is not None]
     # Nothing after the label but punctuation or a rate ("TVA 20 %"): a label cell.
     rest = line.folded[max(h.end for h in inside) : p_end] if inside else "x"
-    return re.fullmatch(r"[\s:.,%\d()]*", rest) is not None
+    # A rate or a short number goes with its label; a whole value ("Siret : 970 530 358
+    # 00013") is that label's, and the next cell is free.
+    digits = sum(c.isdigit() for c in rest)
+    return re.fullmatch(r"[\s:.,%\d()]*", rest) is not None and digits <= 4
 
 
 def _below_position(rows: int, is_amount: bool, line: Line) -> float:
@@ -879,6 +882,8 @@ _CUMULATIVE_RE = re.compile(
 _CURRENT_RE = re.compile(r"\bmois\b|present|periode|situation|\bacompte\b|a\s+payer|ce\s+jour\b")
 
 
+_BASE_BEFORE_RE = re.compile(r"\b(?:sur|base(?:\s+ht)?)\s*:?\s*$")
+
 _TITLE_CELL_RE = re.compile(
     r"^\s*(?:facture(?:\s+d'avoir)?|avoir|note\s+de\s+credit|(?:projet\s+de\s+)?decompte\b.*|"
     r"etat\s+d'acompte.*)\s*$"
@@ -926,6 +931,8 @@ def _context_factor(doc: Doc, field: str, line_index: int, value: Value) -> floa
     factor = 1.0
     if _CUMULATIVE_RE.search(line.folded[: value.start]):
         factor *= 0.25
+    if field == "total_tax" and _BASE_BEFORE_RE.search(line.folded[: value.start]):
+        factor *= 0.1  # "TVA 20 % sur 1 671,62 €": the base, not the VAT
     header = _column_header(doc, line_index, value)
     if header:
         if _CUMULATIVE_RE.search(header):
@@ -948,10 +955,14 @@ def _column_header(doc: Doc, line_index: int, value: Value) -> str:
         above = doc.lines[index]
         if header and header_top - above.bottom > 1.5 * above.height:
             break
-        words = [w.text for w in above.words if w.x1 > vx0 - 2 and w.x0 < vx1 + 2]
+        # The whole cell over the value: a header is often left-aligned or centred over
+        # right-aligned figures ("Cumul à ce jour" over "66 900,90 €").
+        words = [
+            above.folded[s:e] for s, e, x0, x1 in doc.cells(index) if x1 > vx0 - 3 and x0 < vx1 + 3
+        ]
         if not words:
             continue  # a line of another column
-        if all(re.fullmatch(r"[-\d\s.,€%]+", w) for w in words):
+        if all(re.fullmatch(r"[-\d\s.,€%]+|[-\d\s.,%]*eur", w) for w in words):
             if header:
                 break
             continue  # a row of figures above ours: keep climbing to the header
@@ -963,114 +974,6 @@ def _column_header(doc: Doc, line_index: int, value: Value) -> str:
 
 
 # =========================================================================== parties
-
-_ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("moa", re.compile(r"\b(?:maitre|maitrise)\s+d'ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur")),
-    ("moe", re.compile(r"\b(?:maitre|maitrise)\s+d'oeuvre\b|\bmoe\b")),
-    ("subcontractor", re.compile(r"\bsous[- ]?traitant")),
-    (
-        "recipient",
-        re.compile(
-            r"(?<!service )(?<!n° )(?<!code )(?<!ref )(?<!ref\. )\bclients?\b|\bdestinataire\b|"
-            r"\bdest\b|\bfacture\s+a\b|\badresse\s+a\b|\ba\s+l'attention\b|\bacheteur\b|"
-            r"\bacquereur\b|\bministere\b|\badresse\s+de\s+facturation\b|\bdonneur\s+d'ordre|"
-            r"\bcommanditaire\b|\bvos\s+identifiants\b"
-        ),
-    ),
-    (
-        "supplier",
-        re.compile(
-            r"\bfournisseur\b|\bemetteur\b|\bvendeur\b|\bprestataire\b|\btitulaire\b|"
-            r"\bentreprise\b|\bco-?traitant\b|\bmandataire\b|\bexpediteur\b|\bcreancier\b|"
-            r"\bbeneficiaire\b"
-        ),
-    ),
-)
-
-
-@dataclass(frozen=True)
-class RoleGuess:
-    role: str
-    strength: float
-    by_position: bool = False  # no words said it: only where it is printed
-
-
-def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
-    """Whose number is this: the role keyword nearest before it on its line, else the
-    heading of its block (the lines above in its column), else where it sits."""
-    line = doc.lines[line_index]
-    seg_start, _ = line.segment_of(start)
-    # The label may sit in the previous segment ("SIRET client :<tab>110 002 …").
-    context_start = seg_start
-    for s_start, s_end in line.segments:
-        if s_end < seg_start:
-            context_start = s_start
-    role = _last_role(line.folded[context_start:start])
-    if role:
-        return RoleGuess(role, 1.0)
-    cx0, cx1 = line.segment_x(start)
-    vx0, _, vx1, _ = line.box(start, end)
-    cx0, cx1 = min(cx0, vx0), max(cx1, vx1)
-    previous_top = line.top
-    lines_up = 0
-    public_body = bool(_PUBLIC_BODY_RE.search(line.folded[context_start:start]))
-    for index in reversed(doc.page_lines(line_index)):
-        if index >= line_index:
-            continue
-        above = doc.lines[index]
-        in_column = " ".join(
-            above.folded[s:e] for s, e in above.segments if _overlaps(above.box(s, e), cx0, cx1)
-        )
-        if not in_column:
-            continue  # a line of another column
-        if previous_top - above.bottom > 3 * max(above.height, line.height) or lines_up >= 8:
-            break
-        lines_up += 1
-        previous_top = above.top
-        role = _last_role(in_column)
-        if role:
-            return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
-        public_body = public_body or bool(_PUBLIC_BODY_RE.search(in_column))
-    # Where the block starts, not the number: a letterhead line centred on the page
-    # prints its SIRET right of the middle.
-    by_position = _role_by_position(line, line.segment_x(context_start)[0])
-    if public_body:
-        # No heading, but the block names a public body: in B2G the buyer; more so in
-        # the addressee's place on the page.
-        return RoleGuess("recipient", 0.75 if by_position.role == "recipient" else 0.6)
-    return by_position
-
-
-_PUBLIC_BODY_RE = re.compile(
-    r"\b(?:commune|mairie|ville\s+de|departement|conseil\s+(?:departemental|regional)|region|"
-    r"prefecture|centre\s+hospitalier|chu\b|universite|college|lycee|etat\b|ministere|"
-    r"direction\s+(?:generale|regionale|departementale)|office\s+public|syndicat\s+mixte|"
-    r"communaute\s+(?:de\s+communes|d'agglomeration|urbaine)|metropole|etablissement\s+public)"
-)
-
-
-def _overlaps(box: tuple[float, float, float, float], x0: float, x1: float) -> bool:
-    return box[2] > x0 - 3 and box[0] < x1 + 3
-
-
-def _last_role(text: str) -> str | None:
-    best: tuple[int, str] | None = None
-    for role, pattern in _ROLE_PATTERNS:
-        for match in pattern.finditer(text):
-            if best is None or match.start() > best[0]:
-                best = (match.start(), role)
-    return best[1] if best else None
-
-
-def _role_by_position(line: Line, x0: float) -> RoleGuess:
-    page = line.page
-    if line.top > 0.85 * page.height:
-        return RoleGuess("supplier", 0.65, by_position=True)  # the issuer's legal footer
-    if page.number == 1 and line.bottom < 0.35 * page.height:
-        if x0 >= 0.45 * page.width:
-            return RoleGuess("recipient", 0.4, by_position=True)  # the addressee block
-        return RoleGuess("supplier", 0.5, by_position=True)  # the letterhead
-    return RoleGuess("supplier", 0.3, by_position=True)
 
 
 @dataclass(frozen=True)
@@ -1119,7 +1022,7 @@ def _inside_other_number(line: Line, value: Value) -> bool:
 
 #: Which roles a field accepts, and how much each counts.
 _FIELD_ROLES: dict[str, dict[str, float]] = {
-    "supplier": {"supplier": 1.0, "subcontractor": 1.0},
+    "supplier": {"supplier": 1.0, "subcontractor": 1.0, "titulaire": 1.0},
     "recipient": {"recipient": 1.0, "moa": 1.0},
     "moa": {"moa": 1.0},
     "moe": {"moe": 1.0},
@@ -1133,218 +1036,7 @@ def _role_weight(role: RoleGuess, field_role: str) -> float:
 
 # =========================================================================== names
 
-_NAME_BLOCKERS = re.compile(
-    r"siret|siren|\btva\b|\btel\b|telephone|\bfax\b|mail|@|www\.|http|iban|\bbic\b|"
-    r"\brue\b|avenue|\bav\.|boulevard|\bbd\b|chemin|allee|\bplace\b|impasse|route\b|cedex|"
-    r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|date|page|\bref|capital|\brcs\b|siege|"
-    r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total"
-)
-_LEGAL_FORM = re.compile(
-    r"\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie|ets|etablissements|"
-    r"entreprise|societe|groupe|&\s*fils|cie)\b"
-)
-_TITLE_WORDS = re.compile(
-    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)\b"
-)
-
-
-def _clean_name(text: str) -> str:
-    return text.strip(" \t:-–,;").strip()
-
-
-def _name_ok(text: str) -> bool:
-    folded = fold_text(text)
-    letters = sum(c.isalpha() for c in text)
-    return (
-        letters >= 3
-        and not text[:1].isdigit()
-        and not _NAME_BLOCKERS.search(folded)
-        and letters >= 0.6 * len(text.replace(" ", ""))
-    )
-
-
-@dataclass(frozen=True)
-class NameCandidate:
-    value: str
-    confidence: float
-    line: int
-    start: int
-    end: int
-
-
-def _heading_names(doc: Doc, roles: set[str]) -> list[NameCandidate]:
-    """Names under (or after) a party heading: ``Client :`` then the name."""
-    found = []
-    for index, line in enumerate(doc.lines):
-        for role, pattern in _ROLE_PATTERNS:
-            if role not in roles:
-                continue
-            for match in pattern.finditer(line.folded):
-                found.extend(_name_after(doc, index, match.start(), match.end(), role))
-    return found
-
-
-def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[NameCandidate]:
-    line = doc.lines[index]
-    seg_start, seg_end = line.segment_of(start)
-    if role == "recipient" and line.folded.startswith("ministere", start):
-        # "Ministère de …" is the name itself.
-        name = _first_chunk(line, start, seg_end)
-        return [NameCandidate(name[0], 0.6, index, name[1], name[2])] if name else []
-    # A heading starts its segment and ends with a colon or nothing: "Client :",
-    # "Maître d'ouvrage (MOA) :", "Titulaire du compte : NETPRESSE", "Facturé à".
-    if line.folded[seg_start:start].strip(" -:•*"):
-        return []
-    after = line.folded[end:seg_end]
-    colon = re.match(r"\s*(?:\([^)]{0,20}\))?[a-z' ]{0,25}?\s*:\s*", after)
-    if colon and after[colon.end() :].strip():
-        name = _first_chunk(line, end + colon.end(), seg_end)
-        if name is None or role == "moe":
-            return []
-        return [NameCandidate(name[0], 0.6, index, name[1], name[2])]
-    rest = re.sub(r"\([^)]*\)", "", after).strip(" :")
-    # "Entreprise titulaire", "Maître d'ouvrage (MOA)": a heading of a few words, the
-    # name below; anything longer is a sentence.
-    if len(rest.split()) > 2 or any(c.isdigit() for c in rest):
-        return []
-    return _name_below(doc, index, start, end)
-
-
-def _name_below(doc: Doc, index: int, start: int, end: int) -> list[NameCandidate]:
-    """The first line under a heading that stands alone, in its column."""
-    line = doc.lines[index]
-    hx0, _, hx1, _ = line.box(start, end)
-    for below in doc.page_lines(index):
-        if below <= index:
-            continue
-        other = doc.lines[below]
-        if other.top - line.bottom > 3 * max(line.height, other.height):
-            return []
-        for s, e in other.segments:
-            if _overlaps(other.box(s, e), hx0, hx1 + 60):
-                name = _first_chunk(other, s, e)
-                if name is None:
-                    return []
-                return [NameCandidate(name[0], 0.55, below, name[1], name[2])]
-    return []
-
-
-_LEGAL_FORM_EDGE = re.compile(
-    r"^(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\b[\s,-]*|"
-    r"[\s,-]*\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\.?$",
-    re.IGNORECASE,
-)
-
-
-def strip_legal_form(name: str) -> str:
-    """The raison sociale without its forme juridique ("Au bon moulin SARL" -> "Au bon
-    moulin"), as the company registers (and the deposit form) give it."""
-    stripped = _LEGAL_FORM_EDGE.sub("", name).strip()
-    return stripped if sum(c.isalpha() for c in stripped) >= 3 else name
-
-
-def _first_chunk(line: Line, start: int, end: int) -> tuple[str, int, int] | None:
-    """The name at the start of a span, cut at " - ", " | " or a comma (a letterhead line
-    often goes on with the address), if it looks like a name."""
-    stop = end
-    for cut in re.finditer(r"\s[-|–]\s|,|\s{2,}", line.folded[start:end]):
-        rest = _clean_name(line.original(start + cut.end(), end))
-        if not _name_ok(rest):
-            stop = start + cut.start()
-            break
-    text = _clean_name(line.original(start, stop))
-    text = re.sub(r"^(?i:nom|raison\s+sociale|d[ée]nomination|soci[ée]t[ée])\s*:\s*", "", text)
-    if not _name_ok(text):
-        return None
-    return text, start, stop
-
-
-def _letterhead_name(doc: Doc) -> NameCandidate | None:
-    """The issuer's name: the first plausible line at the top of page 1."""
-    for index, line in enumerate(doc.lines):
-        page = line.page
-        if page.number != 1 or line.top > 0.25 * page.height:
-            return None
-        for s, e in line.segments:
-            x0, _, _, _ = line.box(s, e)
-            if x0 > 0.5 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
-                continue
-            name = _first_chunk(line, s, e)
-            if name is None:
-                continue
-            confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
-            text = name[0] + _continuation(doc, index, x0)
-            return NameCandidate(text, confidence, index, name[1], name[2])
-    return None
-
-
-def _continuation(doc: Doc, index: int, x0: float) -> str:
-    """A letterhead name wrapped onto the next line: same size, same left edge, no gap,
-    letters only ("ÉLAGAGE & ESPACES" / "VERTS DU GARD")."""
-    if index + 1 >= len(doc.lines):
-        return ""
-    line, nxt = doc.lines[index], doc.lines[index + 1]
-    first = nxt.segments[0]
-    nx0, _, _, _ = nxt.box(*first)
-    text = _clean_name(nxt.original(*first))
-    # OCR boxes hug the glyphs (an accent makes a word taller): looser tolerances.
-    ocr = line.page.source is FieldSource.OCR
-    same_size = abs(nxt.height - line.height) <= (0.35 if ocr else 0.1) * line.height
-    close = nxt.top - line.bottom < (0.9 if ocr else 0.6) * line.height
-    aligned = abs(nx0 - x0) < (6 if ocr else 2)
-    if same_size and close and aligned and _name_ok(text) and text.isupper():
-        return " " + text
-    return ""
-
-
-def _window_name(doc: Doc) -> NameCandidate | None:
-    """The addressee's name when no heading names it: the first line of an address block
-    (a block that ends with a postcode) on the right of the upper part of page 1, where
-    the envelope window is. A guess: low confidence."""
-    for index, line in enumerate(doc.lines):
-        page = line.page
-        if page.number != 1 or line.top > 0.4 * page.height:
-            return None
-        for s, e in line.segments:
-            x0, _, _, _ = line.box(s, e)
-            if x0 < 0.45 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
-                continue
-            name = _first_chunk(line, s, e)
-            if name is not None and _postcode_below(doc, index, x0):
-                return NameCandidate(name[0], 0.4, index, name[1], name[2])
-    return None
-
-
-def _postcode_below(doc: Doc, index: int, x0: float) -> bool:
-    """A French postcode on one of the next lines starting at ``x0``: an address block."""
-    seen = 0
-    for below in range(index + 1, len(doc.lines)):
-        line = doc.lines[below]
-        if line.page.number != doc.lines[index].page.number or seen >= 5:
-            return False
-        for s, e in line.segments:
-            sx0, _, _, _ = line.box(s, e)
-            if abs(sx0 - x0) < 4:
-                seen += 1
-                if re.search(r"\b\d{5}\b", line.folded[s:e]):
-                    return True
-    return False
-
-
 # =========================================================================== resolution
-
-
-def _extracted(
-    doc: Doc, value: str, confidence: float, line: int, start: int, end: int
-) -> ExtractedField:
-    page_line = doc.lines[line]
-    return ExtractedField(
-        value=value,
-        confidence=round(min(MAX_CONFIDENCE, max(0.0, confidence)), 3),
-        source=page_line.page.source,
-        page=page_line.page.number,
-        bbox=original_bbox(page_line.page, page_line.box(start, end)),
-    )
 
 
 @dataclass(frozen=True)
@@ -1395,17 +1087,58 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
         by_field[cand.field].append(cand)
 
     values: dict[str, ExtractedField] = {}
-    for name in ("invoice_number", "service_code", "engagement_number", "contract_number", "iban"):
+    for name in ("service_code", "engagement_number", "contract_number", "iban"):
         choice = choose(by_field[name] + _unlabelled(doc, name))
         values[name] = _field_from_choice(doc, name, choice, findings)
+    # No label read for the piece's number (an OCR'd shaded header cell): a reference
+    # under the title, if one looks the part, as a guess.
+    others = {v.value for v in values.values() if v.value}
+    numbers = by_field["invoice_number"] or _reference_under_title(doc, others)
+    values["invoice_number"] = _field_from_choice(doc, "invoice_number", choose(numbers), findings)
     values["issue_date"] = _field_from_choice(
         doc, "issue_date", choose(by_field["issue_date"] or _fallback_dates(doc)), findings
     )
     values.update(_amount_fields(doc, by_field, findings))
     values["currency"] = _currency(doc)
-    values.update(_party_fields(doc, labelled, kind))
-    values.update(_name_fields(doc, kind))
+    values.update(_party_fields(doc, labelled, kind, findings))
+    values.update(name_fields(doc, kind))
     return FieldReading(fields=PieceFields(**values), findings=tuple(findings))
+
+
+_PIECE_REF_RE = re.compile(r"(?<![\w/-])[a-z]{1,5}[-/]?(?:\d{2,}[-/]?)+\d*(?![\w/])")
+#: Prefixes of other documents' numbers: quotes, delivery notes, clients, orders.
+_OTHER_REF_PREFIX_RE = re.compile(r"^(?:d|dv|bl|c|cl|bc|ej|cmd|m|ao|mapa|ac|lot)(?=[-/ ]?\d)")
+
+
+def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
+    """A piece reference ("FA897338", "PDM-2024-2428") on the lines right under the title
+    cell of page 1, when no label announced one. A guess: low confidence."""
+    title = next(
+        (
+            i
+            for i, line in enumerate(doc.lines[:40])
+            if line.page.number == 1
+            and any(_TITLE_CELL_RE.match(line.folded[s:e]) for s, e in line.segments)
+        ),
+        None,
+    )
+    if title is None:
+        return []
+    for index in range(title, min(title + 5, len(doc.lines))):
+        line = doc.lines[index]
+        for match in _PIECE_REF_RE.finditer(line.folded):
+            text = line.original(match.start(), match.end())
+            if (
+                text in others
+                or _OTHER_REF_PREFIX_RE.match(match.group())
+                or any(h.end <= match.start() and h.field is None for h in doc.hits[index])
+            ):
+                continue
+            reader = reader_factor(line.confidence(match.start(), match.end()))
+            return [
+                Candidate("invoice_number", text, 0.45 * reader, index, match.start(), match.end())
+            ]
+    return []
 
 
 def _unlabelled(doc: Doc, name: str) -> list[Candidate]:
@@ -1451,14 +1184,15 @@ def _field_from_choice(
             )
         )
     cand = choice.candidate
-    return _extracted(doc, cand.value, choice.confidence, cand.line, cand.start, cand.end)
+    return extracted(doc, cand.value, choice.confidence, cand.line, cand.start, cand.end)
 
 
 # --------------------------------------------------------------------------- amounts
 
 _EXEMPT_RE = re.compile(
     r"tva\s+non\s+applicable|autoliquidation|exonere|exoneration\s+de\s+tva|sans\s+tva|"
-    r"art(?:icle)?\.?\s+293\s*b|283-?2|auto-liquidation"
+    r"art(?:icle)?\.?\s+293\s*b|283-?2|auto-liquidation|due\s+par\s+le\s+preneur|"
+    r"exoneration\s+de\s+tva|article\s+262|art\.?\s+262"
 )
 _NET_DIFFERS_RE = re.compile(
     r"retenue\s+de\s+garantie|remboursement\s+(?:de\s+l')?avance|acomptes?\s+(?:deja\s+)?"
@@ -1469,20 +1203,119 @@ _NET_DIFFERS_RE = re.compile(
 def _amount_fields(
     doc: Doc, by_field: dict[str, list[Candidate]], findings: list[Finding]
 ) -> dict[str, ExtractedField]:
-    by_field["total_tax"] = by_field["total_tax"] or _exempt_zero(doc, by_field)
+    by_field["total_tax"] = (
+        by_field["total_tax"] + _vat_breakdown_sums(doc, by_field["total_tax"])
+    ) or _exempt_zero(doc, by_field)
+    _derive_missing_total(doc, by_field, findings)
     settled = _settle_totals(doc, by_field, findings)
-    settled.update(_settle_due(doc, by_field, settled))
+    settled.update(_settle_due(doc, by_field, settled, findings))
     result = {}
     for name in AMOUNT_FIELDS:
         if name not in settled or settled[name][1] < MIN_CONFIDENCE:
             result[name] = ExtractedField()
             continue
         cand, confidence = settled[name]
-        result[name] = _extracted(doc, cand.value, confidence, cand.line, cand.start, cand.end)
+        result[name] = extracted(doc, cand.value, confidence, cand.line, cand.start, cand.end)
     return result
 
 
 _TOTALS = ("total_excl_tax", "total_tax", "total_incl_tax")
+
+
+def _derive_missing_total(
+    doc: Doc, by_field: dict[str, list[Candidate]], findings: list[Finding]
+) -> None:
+    """One of HT, TVA, TTC has no label read (a label OCR could not read): the value the
+    other two imply, if it is printed on the page, is a candidate. HT + TVA = TTC then
+    checks all three."""
+    missing = [name for name in _TOTALS if not by_field[name]]
+    if len(missing) != 1:
+        return
+    ht, tva, ttc = (choose(by_field[name]) for name in _TOTALS)
+    name = missing[0]
+    if name == "total_excl_tax" and tva and ttc:
+        target = Decimal(ttc.candidate.value) - Decimal(tva.candidate.value)
+    elif name == "total_tax" and ht and ttc:
+        target = Decimal(ttc.candidate.value) - Decimal(ht.candidate.value)
+    elif name == "total_incl_tax" and ht and tva:
+        target = Decimal(ht.candidate.value) + Decimal(tva.candidate.value)
+    else:
+        return
+    if target <= 0:
+        return
+    wanted = format_amount(target)
+    slip: tuple[int, Value] | None = None
+    for index, line in enumerate(doc.lines):
+        for value in find_amounts(line, 0, len(line.folded)):
+            if value.text == wanted:
+                reader = reader_factor(line.confidence(value.start, value.end))
+                by_field[name].append(
+                    Candidate(name, wanted, 0.5 * reader, index, value.start, value.end)
+                )
+                return
+            if (
+                slip is None
+                and line.page.source is FieldSource.OCR
+                and _one_digit_off(value.text, wanted)
+            ):
+                slip = index, value
+    if slip is not None:
+        # OCR misread one digit ("692,70" for "682,70"): the sum says which it was.
+        index, value = slip
+        _corrected(findings, name, value.text, wanted, "HT + TVA = TTC with the other two")
+        by_field[name].append(Candidate(name, wanted, 0.45, index, value.start, value.end))
+
+
+def _one_digit_off(read: str, wanted: str) -> bool:
+    return len(read) == len(wanted) and sum(a != b for a, b in zip(read, wanted, strict=True)) == 1
+
+
+def _vat_breakdown_sums(doc: Doc, vat_candidates: list[Candidate]) -> list[Candidate]:
+    """A multi-rate breakdown ("TVA 20 %", "TVA 10 %", "TVA 5,5 %" on consecutive lines)
+    with no VAT total: the VAT is their sum. HT + TVA = TTC then checks the sum."""
+    rate_lines: list[tuple[int, Decimal, Candidate]] = []
+    for index, hits in enumerate(doc.hits):
+        # The rate is in the label ("TVA 20 %") or right after it ("Montant TVA 20 %").
+        rates = [
+            parse_rate(doc.lines[index].folded[h.start : h.end + 12])
+            for h in hits
+            if h.field == "total_tax"
+        ]
+        rate = next((r for r in rates if r is not None), None)
+        if rate is None:
+            continue
+        on_line = [c for c in vat_candidates if c.line == index]
+        if on_line:
+            best = max(on_line, key=lambda c: c.confidence)
+            base = _printed_base(doc.lines[index], best)
+            if base is not None and not rate_holds(base, rate, Decimal(best.value)):
+                continue  # not this rate's VAT
+            rate_lines.append((index, rate, best))
+    sums = []
+    block: list[tuple[int, Decimal, Candidate]] = []
+    for item in [*rate_lines, None]:
+        if item is not None and (not block or item[0] - block[-1][0] <= 2):
+            block.append(item)
+            continue
+        if len({rate for _, rate, _ in block}) >= 2 and len(block) == len(
+            {rate for _, rate, _ in block}
+        ):
+            total = sum((Decimal(c.value) for _, _, c in block), Decimal(0))
+            first = block[0][2]
+            confidence = 0.9 * min(c.confidence for _, _, c in block)
+            sums.append(replace(first, value=format_amount(total), confidence=confidence))
+        block = [item] if item is not None else []
+    return sums
+
+
+def _printed_base(line: Line, vat: Candidate) -> Decimal | None:
+    """The base printed before a VAT amount on its line ("TVA 20 % sur 1 671,62 €")."""
+    match = re.search(r"\bsur\s+", line.folded[: vat.start])
+    if not match:
+        return None
+    for value in find_amounts(line, match.end(), vat.start):
+        return Decimal(value.text)
+    return None
 
 
 def _exempt_zero(doc: Doc, by_field: dict[str, list[Candidate]]) -> list[Candidate]:
@@ -1533,19 +1366,94 @@ def _settle_totals(
 
 
 def _settle_due(
-    doc: Doc, by_field: dict[str, list[Candidate]], totals: dict[str, tuple[Candidate, float]]
+    doc: Doc,
+    by_field: dict[str, list[Candidate]],
+    totals: dict[str, tuple[Candidate, float]],
+    findings: list[Finding],
 ) -> dict[str, tuple[Candidate, float]]:
+    """The net to pay, checked against the TTC less the deductions printed (retenue de
+    garantie, advance repayment, acomptes already paid): a net that fits is as sure as
+    the TTC; a candidate that fits beats a better-scored one that does not."""
     due = choose(by_field["amount_due"])
     ttc = totals.get("total_incl_tax")
+    deductions = _deductions(doc)
+    if due is not None and ttc is not None:
+        ttc_value = Decimal(ttc[0].value)
+        expected = {format_amount(net_after(ttc_value, d)) for d in deductions if any(d)}
+        value = due.candidate.value
+        if value in expected:
+            # Two checks hold (the TTC's triple, the net's deductions): more than either.
+            confidence = max(due.confidence, ttc[1])
+            confidence += (MAX_CONFIDENCE - confidence) * 0.5
+            return {"amount_due": (due.candidate, confidence)}
+        fits = [c for c in by_field["amount_due"] if c.value in expected]
+        if value == ttc[0].value:
+            # Nothing deducted: the TTC's check vouches for the net too. Deductions
+            # printed but a net equal to the TTC: one of them is misread.
+            if not expected:
+                return {"amount_due": (due.candidate, max(due.confidence, ttc[1]))}
+            if not fits:
+                return {"amount_due": (due.candidate, due.confidence * 0.8)}
+        if fits:
+            best = max(fits, key=lambda c: c.confidence)
+            _corrected(
+                findings,
+                "amount_due",
+                value,
+                best.value,
+                "it is the TTC less the deductions printed",
+            )
+            return {"amount_due": (best, max(best.confidence, ttc[1] * 0.9))}
+        # Neither the TTC nor the TTC less what is deducted: unverified.
+        return {"amount_due": (due.candidate, min(due.confidence, 0.8))}
     if due is not None:
-        confidence = due.confidence
-        if ttc is not None and ttc[0].value == due.candidate.value:
-            confidence = max(confidence, ttc[1])  # the TTC's check vouches for it too
-        return {"amount_due": (due.candidate, confidence)}
+        return {"amount_due": (due.candidate, min(due.confidence, 0.9))}
     if ttc is not None and _first_match(doc, _NET_DIFFERS_RE) is None:
         # No "net à payer" printed and nothing deducted: the TTC is what is due (BT-115).
         return {"amount_due": (ttc[0], ttc[1] * 0.85)}
     return {}
+
+
+_DEDUCTION_RE = re.compile(
+    r"\bretenue\s+de\s+garantie|\b(?:remboursement|resorption|reprise)\s+(?:de\s+l'|d')?"
+    r"avance|\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|verses|regles|payes|"
+    r"mandates)|\b(?:deja\s+(?:paye|regle|verse|mandate))"
+)
+
+
+def _deductions(doc: Doc) -> list[list[Decimal]]:
+    """The sets of deductions the page may mean: each deduction line's amount (the last
+    one printed when a line has several columns, else the first). At most a few sets:
+    the last block of deduction lines, and all of them."""
+    found: list[tuple[int, Decimal]] = []
+    for index, line in enumerate(doc.lines):
+        match = _DEDUCTION_RE.search(line.folded)
+        if not match:
+            continue
+        amounts = find_amounts(line, match.end(), len(line.folded))
+        if amounts:
+            found.append((index, Decimal(amounts[-1].text)))
+    if not found:
+        return [[]]
+    last_block = [found[-1]]
+    for item in reversed(found[:-1]):
+        if last_block[0][0] - item[0] > 3:
+            break
+        last_block.insert(0, item)
+    options = [[a for _, a in last_block], [a for _, a in found]]
+    options += [[a] for _, a in last_block]
+    return [[], *options]
+
+
+def _corrected(findings: list[Finding], field: str, read: str, kept: str, why: str) -> None:
+    findings.append(
+        Finding(
+            code="FIELD_CORRECTED",
+            severity=Severity.INFO,
+            field=field,
+            message=f"read {read}, kept {kept} because {why}",
+        )
+    )
 
 
 def _reconcile(
@@ -1605,7 +1513,7 @@ def _currency(doc: Doc) -> ExtractedField:
     index, start, end = counts[code][0]
     confidence = 0.95 if code == "EUR" else 0.8
     reader = doc.lines[index].confidence(start, end)
-    return _extracted(doc, code, confidence * (0.5 + 0.5 * reader), index, start, end)
+    return extracted(doc, code, confidence * (0.5 + 0.5 * reader), index, start, end)
 
 
 def _source(doc: Doc) -> FieldSource | None:
@@ -1616,7 +1524,7 @@ def _source(doc: Doc) -> FieldSource | None:
 
 
 def _party_fields(
-    doc: Doc, labelled: list[Candidate], kind: DocumentKind | None
+    doc: Doc, labelled: list[Candidate], kind: DocumentKind | None, findings: list[Finding]
 ) -> dict[str, ExtractedField]:
     sirets = _as_issued(party_numbers(doc, labelled, "siret", find_sirets), kind)
     vats = _as_issued(party_numbers(doc, labelled, "vat", find_vat_ids), kind)
@@ -1629,16 +1537,13 @@ def _party_fields(
     # A subcontractor's payment request names the titulaire too: the subcontractor is
     # the one being paid.
     subcontractors = [n for n in sirets if n.role.role == "subcontractor"]
-    supplier = _best_party(
-        subcontractors or sirets, "supplier", roles, {"supplier", "subcontractor"}
-    )
-    supplier_vat = _best_party(vats, "supplier", _value_roles(vats), {"supplier", "subcontractor"})
+    paid = paid_roles(kind)
+    supplier = _best_party(subcontractors or sirets, "supplier", roles, paid)
+    supplier_vat = _supplier_vat(vats, sirets, supplier, paid, findings)
     if supplier_vat and supplier and supplier_vat[0].value[4:] == supplier[0].value[:9]:
         # The VAT number carries the SIREN: both readings confirm each other.
         supplier_vat = (supplier_vat[0], min(MAX_CONFIDENCE, supplier_vat[1] * 1.2))
         supplier = (supplier[0], min(MAX_CONFIDENCE, supplier[1] * 1.2))
-    elif supplier_vat and recipient and supplier_vat[0].value[4:] == recipient[0].value[:9]:
-        supplier_vat = None  # the buyer's VAT number
     picks = {
         "supplier_siret": supplier,
         "supplier_vat_id": supplier_vat,
@@ -1652,28 +1557,72 @@ def _party_fields(
             result[name] = ExtractedField()
             continue
         number, score = pick
-        result[name] = _extracted(doc, number.value, score, number.line, number.start, number.end)
+        result[name] = extracted(doc, number.value, score, number.line, number.start, number.end)
     return result
 
 
 def _as_issued(numbers: list[PartyNumber], kind: DocumentKind | None) -> list[PartyNumber]:
-    """An état d'acompte is issued by the maître d'œuvre (CCAG Travaux 12.2.2), an état
-    d'acompte validé by the MOE or the MOA: there the letterhead and footer numbers are
-    the issuer's, not the paid firm's (DESIGN 4.1)."""
-    if kind not in (DocumentKind.ETAT_ACOMPTE, DocumentKind.ETAT_ACOMPTE_VALIDE):
+    """Whose are the numbers printed in the letterhead and footer (roles by position)?
+
+    An état d'acompte is issued by the maître d'œuvre (CCAG Travaux 12.2.2), an état
+    d'acompte validé by the MOE or the MOA: there they are the issuer's, not the paid
+    firm's (DESIGN 4.1). A works piece that names the titulaire in its own block was
+    issued by the other party: the MOE when the MOA has a block too, else the MOA. A
+    subcontractor's payment request is the subcontractor's own letterhead.
+    """
+    if kind is None or not kind.is_works_piece:
         return numbers
-    issuer = "moe" if kind is DocumentKind.ETAT_ACOMPTE else "issuer"
+    headed = {n.role.role: n.value for n in numbers if not n.role.by_position}
+    paid = {n.value for n in numbers if not n.role.by_position and n.role.role == "titulaire"}
+    if kind is DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT:
+        issuer = "supplier" if "subcontractor" in headed else "subcontractor"
+    elif paid or kind in MONTHLY_BY_MOE:
+        issuer = issuer_of(set(headed), kind)
+    else:
+        return numbers
     out = []
     for number in numbers:
         role = number.role
-        if role.by_position and role.role == "supplier":
-            role = RoleGuess(issuer, role.strength * 0.6, by_position=True)
+        if role.by_position and role.role == "supplier" and number.value not in paid:
+            strength = role.strength if issuer in ("subcontractor", "moa") else role.strength * 0.6
+            role = RoleGuess(issuer, strength, by_position=True)
         out.append(
             PartyNumber(
                 number.value, number.confidence, role, number.line, number.start, number.end
             )
         )
     return out
+
+
+def _supplier_vat(
+    vats: list[PartyNumber],
+    sirets: list[PartyNumber],
+    supplier: tuple[PartyNumber, float] | None,
+    paid: set[str],
+    findings: list[Finding],
+) -> tuple[PartyNumber, float] | None:
+    """The paid firm's VAT id: it carries the SIREN of the supplier's SIRET. One that
+    carries another party's SIREN (the MOE's in its letterhead, the buyer's) is theirs."""
+    siren = supplier[0].value[:9] if supplier else None
+    others = {n.value[:9] for n in sirets if n.value[:9] != siren}
+    kept = [n for n in vats if n.value[4:] == siren or n.value[4:] not in others]
+    for number in vats:
+        if number not in kept and number.value not in {k.value for k in kept}:
+            findings.append(
+                Finding(
+                    code="FIELD_CORRECTED",
+                    severity=Severity.INFO,
+                    field="supplier_vat_id",
+                    message=f"read {number.value}, not kept because it carries the SIREN of "
+                    "another party's SIRET, not the supplier's",
+                )
+            )
+            break
+    pick = _best_party(kept, "supplier", _value_roles(kept), paid)
+    if pick and siren and pick[0].value[4:] != siren:
+        # Neither the supplier's nor another party's: unverified, trusted less.
+        return pick[0], min(pick[1], 0.6)
+    return pick
 
 
 def _value_roles(numbers: list[PartyNumber]) -> dict[str, str]:
@@ -1704,32 +1653,6 @@ def _best_party(
     if len(ranked) > 1:
         score *= competition(ranked[1][0] / score)
     return number, score
-
-
-def _name_fields(doc: Doc, kind: DocumentKind | None) -> dict[str, ExtractedField]:
-    result: dict[str, ExtractedField] = {}
-    recipients = _heading_names(doc, {"recipient", "moa"})
-    suppliers = _heading_names(doc, {"subcontractor"}) or _heading_names(doc, {"supplier"})
-    letterhead = _letterhead_name(doc)
-    # The letterhead of an état d'acompte is the maître d'œuvre's (see _as_issued).
-    if letterhead and kind not in (DocumentKind.ETAT_ACOMPTE, DocumentKind.ETAT_ACOMPTE_VALIDE):
-        suppliers.append(letterhead)
-    if not recipients:
-        window = _window_name(doc)
-        recipients = [window] if window else []
-    recipient = max(recipients, key=lambda n: n.confidence, default=None)
-    supplier = max(
-        (n for n in suppliers if recipient is None or n.value != recipient.value),
-        key=lambda n: n.confidence,
-        default=None,
-    )
-    for name, pick in (("supplier_name", supplier), ("recipient_name", recipient)):
-        if pick is None or pick.confidence < MIN_CONFIDENCE:
-            result[name] = ExtractedField()
-            continue
-        value = strip_legal_form(pick.value)
-        result[name] = _extracted(doc, value, pick.confidence, pick.line, pick.start, pick.end)
-    return result
 
 
 # =========================================================================== kind

@@ -1,0 +1,500 @@
+"""Who is who on a piece: the role of a number or a name by the heading of its block or
+its place on the page, whose letterhead it is, and the parties' names.
+
+DESIGN 4.1: the supplier is the firm being paid (the subcontractor on its direct payment
+request), the recipient the public body the piece is addressed to (the maître d'ouvrage
+on works pieces). A works piece that names the titulaire in a block of its own was issued
+by someone else: the maître d'œuvre or the maître d'ouvrage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from pipeline.extract.layout import MIN_CONFIDENCE, Doc, extracted
+from pipeline.extract.pdf_text import Line, fold_text
+from pipeline.models import DocumentKind, ExtractedField, FieldSource
+
+_ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("moa", re.compile(r"\b(?:maitre|maitrise)\s+d'ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur")),
+    ("moe", re.compile(r"\b(?:maitre|maitrise)\s+d'oeuvre\b|\bmoe\b")),
+    ("subcontractor", re.compile(r"\bsous[- ]?traitant")),
+    (
+        "recipient",
+        re.compile(
+            r"(?<!service )(?<!n° )(?<!code )(?<!ref )(?<!ref\. )\bclients?\b|\bdestinataire\b|"
+            r"\bdest\b|\bfacture\s+a\b|\badresse\s+a\b|\ba\s+l'attention\b|\bacheteur\b|"
+            r"\bacquereur\b|\bministere\b|\badresse\s+de\s+facturation\b|\bdonneur\s+d'ordre|"
+            r"\bcommanditaire\b|\bvos\s+identifiants\b"
+        ),
+    ),
+    # The titulaire of the contract: the paid firm, except on a subcontractor's payment
+    # request (there the subcontractor is paid, DESIGN 4.1).
+    ("titulaire", re.compile(r"\b(?:entreprise\s+)?titulaire\b")),
+    (
+        "supplier",
+        re.compile(
+            r"\bfournisseur\b|\bemetteur\b|\bvendeur\b|\bprestataire\b|"
+            r"\bentreprise\b|\bco-?traitant\b|\bmandataire\b|\bexpediteur\b|\bcreancier\b|"
+            r"\bbeneficiaire\b"
+        ),
+    ),
+)
+
+
+#: Any role wording: most lines have none, and are skipped at once.
+_ANY_ROLE_RE = re.compile("|".join(f"(?:{p.pattern})" for _, p in _ROLE_PATTERNS))
+
+
+@dataclass(frozen=True)
+class RoleGuess:
+    role: str
+    strength: float
+    by_position: bool = False  # no words said it: only where it is printed
+
+
+def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
+    """Whose number is this: the role keyword nearest before it on its line, else the
+    heading of its block (the lines above in its column), else where it sits."""
+    line = doc.lines[line_index]
+    seg_start, _ = line.segment_of(start)
+    # The label may sit in the previous segment ("SIRET client :<tab>110 002 …").
+    context_start = seg_start
+    for s_start, s_end in line.segments:
+        if s_end < seg_start:
+            context_start = s_start
+    role = last_role(line.folded[context_start:start])
+    if role:
+        return RoleGuess(role, 1.0)
+    cx0, cx1 = line.segment_x(start)
+    vx0, _, vx1, _ = line.box(start, end)
+    cx0, cx1 = min(cx0, vx0), max(cx1, vx1)
+    previous_top = line.top
+    lines_up = 0
+    public_body = bool(_PUBLIC_BODY_RE.search(line.folded[context_start:start]))
+    for index in reversed(doc.page_lines(line_index)):
+        if index >= line_index:
+            continue
+        above = doc.lines[index]
+        in_column = " ".join(
+            above.folded[s:e] for s, e, x0, x1 in doc.cells(index) if x1 > cx0 - 3 and x0 < cx1 + 3
+        )
+        if not in_column:
+            continue  # a line of another column
+        if previous_top - above.bottom > 3 * max(above.height, line.height) or lines_up >= 8:
+            break
+        lines_up += 1
+        previous_top = above.top
+        role = last_role(in_column)
+        if role:
+            return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
+        public_body = public_body or bool(_PUBLIC_BODY_RE.search(in_column))
+    # Where the block starts, not the number: a letterhead line centred on the page
+    # prints its SIRET right of the middle.
+    by_position = _role_by_position(line, line.segment_x(context_start)[0])
+    if public_body:
+        # No heading, but the block names a public body: in B2G the buyer; more so in
+        # the addressee's place on the page.
+        return RoleGuess("recipient", 0.75 if by_position.role == "recipient" else 0.6)
+    return by_position
+
+
+_PUBLIC_BODY_RE = re.compile(
+    r"\b(?:commune|mairie|ville\s+de|departement|conseil\s+(?:departemental|regional)|region|"
+    r"prefecture|centre\s+hospitalier|chu\b|universite|college|lycee|etat\b|ministere|"
+    r"direction\s+(?:generale|regionale|departementale)|office\s+public|syndicat\s+mixte|"
+    r"communaute\s+(?:de\s+communes|d'agglomeration|urbaine)|metropole|etablissement\s+public)"
+)
+
+
+def overlaps(box: tuple[float, float, float, float], x0: float, x1: float) -> bool:
+    return box[2] > x0 - 3 and box[0] < x1 + 3
+
+
+def last_role(text: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for role, pattern in _ROLE_PATTERNS:
+        for match in pattern.finditer(text):
+            if best is None or match.start() > best[0]:
+                best = (match.start(), role)
+    return best[1] if best else None
+
+
+def _role_by_position(line: Line, x0: float) -> RoleGuess:
+    page = line.page
+    if line.top > 0.85 * page.height:
+        return RoleGuess("supplier", 0.65, by_position=True)  # the issuer's legal footer
+    if page.number == 1 and line.bottom < 0.35 * page.height:
+        if x0 >= 0.45 * page.width:
+            return RoleGuess("recipient", 0.4, by_position=True)  # the addressee block
+        return RoleGuess("supplier", 0.5, by_position=True)  # the letterhead
+    return RoleGuess("supplier", 0.3, by_position=True)
+
+
+MONTHLY_BY_MOE = (DocumentKind.ETAT_ACOMPTE, DocumentKind.ETAT_ACOMPTE_VALIDE)
+
+
+def issuer_of(headed: set[str], kind: DocumentKind | None) -> str:
+    """Who issued a works piece that names the paid firm in a block of its own: the
+    party that has no block (the MOE when the MOA has one, the MOA when the MOE has)."""
+    has_moa = bool(headed & {"moa", "recipient"})
+    if has_moa and "moe" not in headed:
+        return "moe"
+    if "moe" in headed and not has_moa:
+        return "moa"
+    return "moe" if kind is DocumentKind.ETAT_ACOMPTE else "issuer"
+
+
+def paid_roles(kind: DocumentKind | None) -> set[str]:
+    """The roles that may be the firm being paid (DESIGN 4.1: on a subcontractor's payment
+    request, the subcontractor, not the titulaire)."""
+    if kind is DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT:
+        return {"supplier", "subcontractor"}
+    return {"supplier", "subcontractor", "titulaire"}
+
+
+_NAME_BLOCKERS = re.compile(
+    r"siret|siren|\btva\b|\btel\b|telephone|\bfax\b|mail|@|www\.|http|iban|\bbic\b|"
+    r"\brue\b|avenue|\bav\.|boulevard|\bbd\b|chemin|allee|\bplace\b|impasse|route\b|cedex|"
+    r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|date|page|\bref|capital|\brcs\b|siege|"
+    r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total"
+)
+_LEGAL_FORM = re.compile(
+    r"\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie|ets|etablissements|"
+    r"entreprise|societe|groupe|&\s*fils|cie)\b"
+)
+_TITLE_WORDS = re.compile(
+    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)\b"
+)
+
+
+def _clean_name(text: str) -> str:
+    return text.strip(" \t:-–,;").strip()
+
+
+def _name_ok(text: str) -> bool:
+    folded = fold_text(text)
+    letters = sum(c.isalpha() for c in text)
+    return (
+        letters >= 3
+        and not text[:1].isdigit()
+        and not _NAME_BLOCKERS.search(folded)
+        and letters >= 0.6 * len(text.replace(" ", ""))
+    )
+
+
+@dataclass(frozen=True)
+class NameCandidate:
+    value: str
+    confidence: float
+    line: int
+    start: int
+    end: int
+
+
+def _heading_names(doc: Doc, skip: frozenset[int] = frozenset()) -> dict[str, list[NameCandidate]]:
+    """Names under (or after) a party heading (``Client :`` then the name), by role.
+    Lines in ``skip`` are a letterhead's tagline, not a heading."""
+    found: dict[str, list[NameCandidate]] = defaultdict(list)
+    for index, line in enumerate(doc.lines):
+        if index in skip or not _ANY_ROLE_RE.search(line.folded):
+            continue
+        for role, pattern in _ROLE_PATTERNS:
+            for match in pattern.finditer(line.folded):
+                found[role].extend(_name_after(doc, index, match.start(), match.end(), role))
+    return found
+
+
+def _tagline(doc: Doc, letterhead: NameCandidate | None) -> tuple[str | None, frozenset[int]]:
+    """A role printed right under the letterhead name ("COMMUNE DE X" / "Maître
+    d'ouvrage"): whose letterhead it is, and the lines that say it."""
+    if letterhead is None:
+        return None, frozenset()
+    top = doc.lines[letterhead.line]
+    x0, _, x1, _ = top.box(letterhead.start, letterhead.end)
+    for index in range(letterhead.line + 1, min(letterhead.line + 3, len(doc.lines))):
+        line = doc.lines[index]
+        if line.page.number != top.page.number or line.top - top.bottom > 3 * top.height:
+            break
+        for s, e in line.segments:
+            # Under the name, in its column: an addressee block beside it is not a tagline.
+            if not overlaps(line.box(s, e), x0, x1) or not _is_heading(line.original(s, e)):
+                continue
+            role = last_role(line.folded[s:e])
+            if role in ("moa", "moe", "recipient"):
+                return role, frozenset({index})
+    return None, frozenset()
+
+
+def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[NameCandidate]:
+    line = doc.lines[index]
+    seg_start, seg_end = line.segment_of(start)
+    if role == "recipient" and line.folded.startswith("ministere", start):
+        # "Ministère de …" is the name itself.
+        name = _first_chunk(line, start, seg_end)
+        return [NameCandidate(name[0], 0.6, index, name[1], name[2])] if name else []
+    # A heading starts its segment and ends with a colon or nothing: "Client :",
+    # "Maître d'ouvrage (MOA) :", "Titulaire du compte : NETPRESSE", "Facturé à".
+    if line.folded[seg_start:start].strip(" -:•*"):
+        return []
+    after = line.folded[end:seg_end]
+    colon = re.match(r"\s*(?:\([^)]{0,20}\))?[a-z' ]{0,25}?\s*:\s*", after)
+    if colon and after[colon.end() :].strip():
+        name = _first_chunk(line, end + colon.end(), seg_end)
+        if name is None or role == "moe":
+            return []
+        return [NameCandidate(name[0], 0.6, index, name[1], name[2])]
+    rest = re.sub(r"\([^)]*\)", "", after).strip(" :")
+    # "Entreprise titulaire", "Maître d'ouvrage (MOA)": a heading of a few words, the
+    # name below; anything longer is a sentence.
+    if len(rest.split()) > 2 or any(c.isdigit() for c in rest):
+        return []
+    return _name_below(doc, index, start, end)
+
+
+def _name_below(doc: Doc, index: int, start: int, end: int) -> list[NameCandidate]:
+    """The first line under a heading that stands alone, in its column."""
+    line = doc.lines[index]
+    hx0, _, hx1, _ = line.box(start, end)
+    for below in doc.page_lines(index):
+        if below <= index:
+            continue
+        other = doc.lines[below]
+        if other.top - line.bottom > 3 * max(line.height, other.height):
+            return []
+        for s, e in other.segments:
+            if overlaps(other.box(s, e), hx0, hx1 + 60):
+                name = _first_chunk(other, s, e)
+                if name is None or _is_heading(name[0]):
+                    return []
+                text = name[0] + _continuation(doc, below, other.box(s, e)[0], name[0])
+                return [NameCandidate(text, 0.55, below, name[1], name[2])]
+    return []
+
+
+def _has_heading(doc: Doc, role: str) -> bool:
+    """A block heading of ``role`` somewhere ("MAÎTRE D'ŒUVRE" over the MOE's address)."""
+    pattern = dict(_ROLE_PATTERNS)[role]
+    return any(
+        _is_heading(line.original(s, e)) and last_role(line.folded[s:e]) == role
+        for line in doc.lines
+        if pattern.search(line.folded)
+        for s, e in line.segments
+    )
+
+
+def _is_heading(text: str) -> bool:
+    """A block heading ("ENTREPRISE TITULAIRE", "MAÎTRE D'ŒUVRE"), not a name."""
+    folded = fold_text(text)
+    if folded.startswith("ministere"):
+        return False
+    words = re.findall(r"[a-z']+", folded)
+    return len(words) <= 4 and last_role(folded) is not None
+
+
+_LEGAL_FORM_EDGE = re.compile(
+    r"^(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\b[\s,-]*|"
+    r"[\s,-]*\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\.?$",
+    re.IGNORECASE,
+)
+
+
+def strip_legal_form(name: str) -> str:
+    """The raison sociale without its forme juridique ("Au bon moulin SARL" -> "Au bon
+    moulin"), as the company registers (and the deposit form) give it."""
+    stripped = _LEGAL_FORM_EDGE.sub("", name).strip()
+    return stripped if sum(c.isalpha() for c in stripped) >= 3 else name
+
+
+def _first_chunk(line: Line, start: int, end: int) -> tuple[str, int, int] | None:
+    """The name at the start of a span, cut at " - ", " | " or a comma (a letterhead line
+    often goes on with the address), if it looks like a name."""
+    stop = end
+    for cut in re.finditer(r"\s[-|–]\s|,|\s{2,}", line.folded[start:end]):
+        rest = _clean_name(line.original(start + cut.end(), end))
+        if not _name_ok(rest):
+            stop = start + cut.start()
+            break
+    text = _clean_name(line.original(start, stop))
+    text = re.sub(r"^(?i:nom|raison\s+sociale|d[ée]nomination|soci[ée]t[ée])\s*:\s*", "", text)
+    if not _name_ok(text):
+        return None
+    return text, start, stop
+
+
+def _letterhead_name(doc: Doc) -> NameCandidate | None:
+    """The issuer's name: the first plausible line at the top of page 1."""
+    for index, line in enumerate(doc.lines):
+        page = line.page
+        if page.number != 1 or line.top > 0.25 * page.height:
+            return None
+        for s, e in line.segments:
+            x0, _, _, _ = line.box(s, e)
+            if x0 > 0.5 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
+                continue
+            name = _first_chunk(line, s, e)
+            if name is None:
+                continue
+            confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
+            text = name[0] + _continuation(doc, index, x0, name[0])
+            return NameCandidate(text, confidence, index, name[1], name[2])
+    return None
+
+
+#: A name line ending on one of these goes on below ("COMMUNAUTÉ DE COMMUNES DU PAYS DE"
+#: / "STRASBOURG").
+_DANGLING_RE = re.compile(r"\b(?:de|du|des|la|le|les|et|en|sur|d'|l'|&|-)$")
+
+
+def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
+    """A name wrapped onto the next line, in the same column with no gap: letters only,
+    same size and in capitals ("ÉLAGAGE & ESPACES" / "VERTS DU GARD"), or whatever its
+    size when the first line ends on a word that cannot end a name ("… DU PAYS DE")."""
+    line = doc.lines[index]
+    nxt = next(
+        (
+            doc.lines[i]
+            for i in range(index + 1, min(index + 4, len(doc.lines)))
+            if doc.lines[i].page.number == line.page.number
+            and any(abs(doc.lines[i].box(s, e)[0] - x0) < 6 for s, e in doc.lines[i].segments)
+        ),
+        None,
+    )
+    if nxt is None:
+        return ""
+    first = next(seg for seg in nxt.segments if abs(nxt.box(*seg)[0] - x0) < 6)
+    nx0, _, _, _ = nxt.box(*first)
+    text = _clean_name(nxt.original(*first))
+    # OCR boxes hug the glyphs (an accent makes a word taller): looser tolerances.
+    ocr = line.page.source is FieldSource.OCR
+    same_size = abs(nxt.height - line.height) <= (0.35 if ocr else 0.1) * line.height
+    close = nxt.top - line.bottom < (0.9 if ocr else 0.6) * line.height
+    aligned = abs(nx0 - x0) < (6 if ocr else 2)
+    if not (close and aligned and _name_ok(text)) or _is_heading(text):
+        return ""
+    dangling = bool(_DANGLING_RE.search(fold_text(name or line.original(*line.segments[0]))))
+    if dangling or (same_size and text.isupper()):
+        return " " + text
+    return ""
+
+
+def _window_name(doc: Doc) -> NameCandidate | None:
+    """The addressee's name when no heading names it: the first line of an address block
+    (a block that ends with a postcode) on the right of the upper part of page 1, where
+    the envelope window is. A guess: low confidence."""
+    for index, line in enumerate(doc.lines):
+        page = line.page
+        if page.number != 1 or line.top > 0.4 * page.height:
+            return None
+        for s, e in line.segments:
+            x0, _, _, _ = line.box(s, e)
+            if x0 < 0.45 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
+                continue
+            name = _first_chunk(line, s, e)
+            if name is not None and not _is_heading(name[0]) and _postcode_below(doc, index, x0):
+                text = name[0] + _continuation(doc, index, x0, name[0])
+                return NameCandidate(text, 0.4, index, name[1], name[2])
+    return None
+
+
+def _postcode_below(doc: Doc, index: int, x0: float) -> bool:
+    """A French postcode on one of the next lines starting at ``x0``: an address block."""
+    seen = 0
+    for below in range(index + 1, len(doc.lines)):
+        line = doc.lines[below]
+        if line.page.number != doc.lines[index].page.number or seen >= 5:
+            return False
+        for s, e in line.segments:
+            sx0, _, _, _ = line.box(s, e)
+            if abs(sx0 - x0) < 4:
+                seen += 1
+                if re.search(r"\b\d{5}\b", line.folded[s:e]):
+                    return True
+    return False
+
+
+def name_fields(doc: Doc, kind: DocumentKind | None) -> dict[str, ExtractedField]:
+    letterhead = _letterhead_name(doc)
+    tagline, tagline_lines = _tagline(doc, letterhead)
+    headed = _heading_names(doc, tagline_lines)
+    paid = paid_roles(kind)
+    recipients = headed["recipient"] + headed["moa"]
+    titulaires = headed["titulaire"] if "titulaire" in paid else []
+    suppliers = headed["subcontractor"] or (headed["supplier"] + titulaires)
+    if letterhead:
+        issuer = _letterhead_role(doc, letterhead, tagline, headed, kind)
+        if issuer == "supplier":
+            suppliers.append(letterhead)
+        elif issuer in ("moa", "recipient"):
+            recipients.append(replace(letterhead, confidence=0.55 if tagline else 0.5))
+    if not recipients:
+        window = _window_name(doc)
+        if window and all(window.value != n.value for n in suppliers):
+            recipients = [window]
+    recipient = max(recipients, key=lambda n: n.confidence, default=None)
+    supplier = max(
+        (n for n in suppliers if recipient is None or n.value != recipient.value),
+        key=lambda n: n.confidence,
+        default=None,
+    )
+    result: dict[str, ExtractedField] = {}
+    for name, pick in (("supplier_name", supplier), ("recipient_name", recipient)):
+        if pick is None or pick.confidence < MIN_CONFIDENCE:
+            result[name] = ExtractedField()
+            continue
+        value = strip_legal_form(_completed(doc, pick.value))
+        # A name has no checksum: it stays under the "sure" threshold.
+        confidence = min(pick.confidence, _MAX_NAME_CONFIDENCE)
+        result[name] = extracted(doc, value, confidence, pick.line, pick.start, pick.end)
+    return result
+
+
+def _letterhead_role(
+    doc: Doc,
+    letterhead: NameCandidate,
+    tagline: str | None,
+    headed: dict[str, list[NameCandidate]],
+    kind: DocumentKind | None,
+) -> str:
+    """Whose letterhead it is. Its tagline says so; else a works piece that names the
+    titulaire in a block (or an état d'acompte) was issued by the MOE or the MOA (see
+    ``issuer_of``), and a public body's name is the MOA's; else the supplier's."""
+    if tagline is not None:
+        return tagline
+    by_others = kind in MONTHLY_BY_MOE or (
+        kind is not None
+        and kind.is_works_piece
+        and kind is not DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT
+        and bool(headed["titulaire"])
+    )
+    if not by_others:
+        return "supplier"
+    blocks = {"moe"} if headed["moe"] or _has_heading(doc, "moe") else set()
+    if headed["moa"] or headed["recipient"]:
+        blocks.add("moa")
+    issuer = issuer_of(blocks, kind)
+    if issuer == "issuer" and _PUBLIC_BODY_RE.search(fold_text(letterhead.value)):
+        return "moa"
+    return issuer
+
+
+#: Free text without a check (names) never reaches the confidence of a checked value.
+_MAX_NAME_CONFIDENCE = 0.85
+
+
+def _completed(doc: Doc, name: str) -> str:
+    """A name the layout cut short ("DIRECTION GÉNÉRALE DES FINANCES…") in full, from
+    another line that starts with it (the legal footer repeats the issuer's name)."""
+    if not name.endswith(("…", "...")):
+        return name
+    stem = name.rstrip(".… ")
+    folded_stem = fold_text(stem)
+    for line in doc.lines:
+        for s, e in line.segments:
+            if line.folded.startswith(folded_stem, s) and len(line.folded[s:e]) > len(stem):
+                full = _first_chunk(line, s, e)
+                if full and not full[0].endswith(("…", "...")) and len(full[0]) > len(stem):
+                    return full[0]
+    return stem

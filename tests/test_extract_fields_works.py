@@ -1,0 +1,370 @@
+"""Field finders on works pieces and the checks that choose between candidates.
+
+Snippets are laid out as CCAG Travaux pieces print them (recap tables with cumulative
+columns, deductions under the totals, party blocks under headings), with the numbers a
+real page carries beside the right one: SIRET, RCS, phone, postcodes, situation ordinals,
+quote numbers, line totals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pipeline.extract.checks import net_after, parse_rate, rate_holds, totals_hold, vat_of
+from pipeline.extract.classify import classify
+from pipeline.extract.fields import find_fields
+from pipeline.models import DocumentKind, FieldSource, PieceFields
+from tests.test_extract_fields import page, row
+
+
+def read(*rows: list, kind: DocumentKind | None = None) -> PieceFields:  # type: ignore[type-arg]
+    return find_fields([page(*rows)], kind=kind).fields
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_arithmetic_checks() -> None:
+    assert vat_of(Decimal("1671.62"), Decimal("20")) == Decimal("334.32")
+    assert rate_holds(Decimal("497.50"), Decimal("5.5"), Decimal("27.36"))
+    assert not rate_holds(Decimal("497.50"), Decimal("5.5"), Decimal("27.90"))
+    assert totals_hold(Decimal("100.00"), Decimal("20.00"), Decimal("120.00"))
+    assert not totals_hold(Decimal("0"), Decimal("0"), Decimal("0"))
+    assert net_after(Decimal("17581.65"), [Decimal("-879.08"), Decimal("1666.51")]) == Decimal(
+        "15036.06"
+    )
+    assert parse_rate("montant tva 5,5 % sur") == Decimal("5.5")
+    assert parse_rate("tva (20 %)") == Decimal("20")
+    assert parse_rate("tva intracom") is None
+
+
+# --------------------------------------------------------------------------- contract number
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Marché n° : MAPA 2024/037", "MAPA 2024/037"),
+        ("N° de marché : AO-2022-VDL-12", "AO-2022-VDL-12"),
+        ("Référence marché : M23-8830", "M23-8830"),
+        ("Marché public n° 2024-31-TRX-173", "2024-31-TRX-173"),
+        ("Accord-cadre n° AC-2023-044", "AC-2023-044"),
+    ],
+)
+def test_contract_number_wordings(text: str, expected: str) -> None:
+    found = read(
+        row(100, (50, "Situation n° 7 – travaux du 01/04/2024 au 30/04/2024")),
+        row(115, (50, "Devis n° D-2024-353")),
+        row(130, (50, text)),
+    )
+    assert found.contract_number.value == expected
+
+
+def test_contract_number_under_its_header_beside_a_siret_cell() -> None:
+    found = read(
+        row(130, (190, "Référence marché"), (300, "Devis")),
+        row(140, (20, "Siret : 475 356 952 00055"), (190, "2022-44-TRX-170"), (300, "D-2024-554")),
+    )
+    assert found.contract_number.value == "2022-44-TRX-170"
+
+
+def test_a_siret_in_the_next_cell_is_not_the_piece_number() -> None:
+    found = read(
+        row(197, (45, "Projet de décompte mensuel N°"), (330, "SIRET 213 145 030 00036")),
+        row(217, (45, "PDM-2024-2428"), size=13),
+    )
+    assert found.invoice_number.value == "PDM-2024-2428"
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+def _recap(*extra: list) -> list[list]:  # type: ignore[type-arg]
+    return [
+        row(340, (120, "Récapitulatif"), (264, "Cumul à ce jour"), (362, "Précédent (sit. 1)"),
+            (490, "Montant du mois")),
+        row(357, (45, "Travaux exécutés HT"), (300, "63 950,50 €"), (408, "47 787,00 €"),
+            (510, "16 163,50 €")),
+        row(372, (45, "Révision des prix"), (305, "2 950,40 €"), (412, "2 448,83 €"),
+            (521, "501,57 €")),
+        row(388, (45, "Total HT"), (300, "66 900,90 €"), (408, "50 235,83 €"),
+            (510, "16 665,07 €")),
+        row(404, (45, "TVA 5,5 %"), (305, "3 679,55 €"), (412, "2 762,97 €"), (521, "916,58 €")),
+        row(419, (45, "Total TTC"), (300, "70 580,45 €"), (408, "52 998,80 €"),
+            (510, "17 581,65 €")),
+        *extra,
+    ]  # fmt: skip
+
+
+def test_recap_table_gives_the_month_not_the_cumulative() -> None:
+    found = read(
+        *_recap(
+            row(603, (286, "Retenue de garantie 5 %"), (450, "-879,08 €")),
+            row(619, (286, "Résorption de l'avance"), (450, "-1 666,51 €")),
+            row(635, (286, "Reste à payer – acompte"), (450, "15 036,06 €")),
+        ),
+        kind=DocumentKind.PROJET_DECOMPTE_MENSUEL,
+    )
+    assert found.total_excl_tax.value == "16665.07"
+    assert found.total_tax.value == "916.58"
+    assert found.total_incl_tax.value == "17581.65"
+    assert found.amount_due.value == "15036.06"
+    # TTC less the deductions printed is the net: checked, so trusted.
+    assert found.amount_due.confidence >= 0.9
+
+
+def test_net_to_pay_that_ignores_the_deductions_is_not_trusted() -> None:
+    found = read(
+        row(100, (286, "Total HT"), (450, "16 665,07 €")),
+        row(115, (286, "TVA 5,5 %"), (450, "916,58 €")),
+        row(130, (286, "Total TTC"), (450, "17 581,65 €")),
+        row(145, (286, "Retenue de garantie 5 %"), (450, "-879,08 €")),
+        row(160, (286, "Net à payer"), (450, "17 581,65 €")),
+    )
+    assert found.amount_due.value == "17581.65"
+    assert found.amount_due.confidence < 0.9
+
+
+def test_final_piece_net_after_acomptes_already_paid() -> None:
+    found = find_fields(
+        [
+            page(
+                row(245, (309, "Base HT"), (450, "1143343,20")),
+                row(263, (309, "Montant TVA 5,5 %"), (450, "62883,88")),
+                row(282, (309, "Montant T.T.C."), (450, "1206227,08")),
+                row(300, (309, "Acomptes antérieurs (situations…"), (450, "-1049417,56")),
+                row(318, (309, "Total à payer"), (450, "1049417,56")),
+                row(330, (309, "Montant à régler (solde)"), (450, "156809,52")),
+            )
+        ],
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    assert found.fields.amount_due.value == "156809.52"
+    assert found.fields.amount_due.confidence >= 0.9
+
+
+def test_multi_rate_vat_breakdown_sums_to_the_vat_total() -> None:
+    found = read(
+        row(322, (45, "Location armoire réfrigérée (mois)"), (400, "4"), (470, "1 494,04 €")),
+        row(352, (315, "Base HT"), (470, "3 406,62 €")),
+        row(368, (315, "Montant TVA 20 % sur 1 671,62 €"), (470, "334,32 €")),
+        row(384, (315, "Montant TVA 10 % sur 1 237,50 €"), (470, "123,75 €")),
+        row(400, (315, "Montant TVA 5,5 % sur 497,50 €"), (470, "27,36 €")),
+        row(415, (315, "Montant T.T.C."), (470, "3 892,05 €")),
+    )
+    assert found.total_tax.value == "485.43"
+    assert found.total_excl_tax.value == "3406.62"
+    assert found.total_incl_tax.value == "3892.05"
+
+
+def test_the_base_after_sur_is_not_the_vat() -> None:
+    found = read(row(368, (315, "Montant TVA 20 % sur 1 671,62 €"), (470, "334,32 €")))
+    assert found.total_tax.value == "334.32"
+
+
+def test_autoliquidation_gives_zero_vat() -> None:
+    found = read(
+        row(300, (315, "Total HT"), (470, "12 400,00 €")),
+        row(315, (315, "Total TTC"), (470, "12 400,00 €")),
+        row(340, (45, "Autoliquidation – TVA due par le preneur (art. 283-2 du CGI)")),
+    )
+    assert found.total_tax.value == "0.00"
+
+
+def test_amount_after_a_dotted_leader() -> None:
+    found = read(row(300, (315, "Total HT ..........12 400,00 €")))
+    assert found.total_excl_tax.value == "12400.00"
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_recipient_name_wrapped_on_two_lines() -> None:
+    found = read(
+        row(108, (330, "DESTINATAIRE"), size=6.5),
+        row(119, (330, "COMMUNAUTÉ DE COMMUNES DU PAYS DE"), size=9),
+        row(130, (330, "STRASBOURG"), size=9),
+        row(142, (330, "Pôle commande publique"), size=8),
+        row(153, (330, "67100 STRASBOURG"), size=8),
+    )
+    assert found.recipient_name.value == "COMMUNAUTÉ DE COMMUNES DU PAYS DE STRASBOURG"
+    # A name has no checksum: never "certain".
+    assert found.recipient_name.confidence < 0.95
+
+
+def test_a_block_heading_is_not_the_addressee() -> None:
+    found = read(
+        row(137, (330, "ENTREPRISE TITULAIRE"), size=6.5),
+        row(148, (330, "PLÂTRERIE OCCITANE"), size=10),
+        row(161, (330, "25 allée du Général de Gaulle")),
+        row(173, (330, "30900 Nîmes")),
+    )
+    assert found.recipient_name.value != "ENTREPRISE TITULAIRE"
+    assert found.supplier_name.value == "PLÂTRERIE OCCITANE"
+
+
+def test_letterhead_cut_short_is_completed_from_the_footer() -> None:
+    found = read(
+        row(44, (45, "DIRECTION GÉNÉRALE DES FINANCES…"), size=15),
+        row(63, (45, "Service facturier de Nantes")),
+        row(101, (45, "SIRET : 110 002 011 00044")),
+        row(137, (330, "ENTREPRISE TITULAIRE"), size=6.5),
+        row(148, (330, "MENUISERIE DURAND"), size=10),
+        row(185, (330, "SIRET 737 243 527 00071")),
+        row(305, (45, "MAÎTRE D'ŒUVRE"), size=6.5),
+        row(316, (45, "Bureau d'études Renaud & Collin")),
+        row(350, (45, "SIRET 281 613 844 00030")),
+        row(792, (160, "DIRECTION GÉNÉRALE DES FINANCES PUBLIQUES – ZI Nord, 26000 VALENCE")),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    assert found.recipient_name.value == "DIRECTION GÉNÉRALE DES FINANCES PUBLIQUES"
+    assert found.supplier_name.value == "MENUISERIE DURAND"
+    assert found.supplier_siret.value == "73724352700071"
+    assert found.recipient_siret.value == "11000201100044"
+    assert found.moe_siret.value == "28161384400030"
+
+
+# --------------------------------------------------------------------------- parties
+
+
+def test_projet_de_decompte_general_issued_by_the_maitre_d_oeuvre() -> None:
+    reading = find_fields(
+        [
+            page(
+                row(44, (45, "Atelier Bonnet & Roche"), size=15),
+                row(63, (45, "113 chemin du Général de Gaulle")),
+                row(76, (45, "13010 Marseille")),
+                row(88, (45, "Tél. 04 75 19 98 61")),
+                row(113, (45, "Siret : 170 408 744 00093")),
+                row(125, (45, "N° TVA intracom. : FR63170408744")),
+                row(137, (330, "MAÎTRE D'OUVRAGE"), size=6.5),
+                row(148, (330, "COLLÈGE JULES VERNE"), size=10),
+                row(185, (330, "18000 BOURGES")),
+                row(197, (330, "Siret 191 893 874 00047")),
+                row(292, (45, "ENTREPRISE TITULAIRE"), size=6.5),
+                row(303, (45, "Fabre Frères")),
+                row(326, (45, "69007 Lyon")),
+                row(337, (45, "Siret 680 289 519 00075")),
+            )
+        ],
+        kind=DocumentKind.PROJET_DECOMPTE_GENERAL,
+    )
+    found = reading.fields
+    assert found.supplier_siret.value == "68028951900075"
+    assert found.supplier_name.value == "Fabre Frères"
+    assert found.moe_siret.value == "17040874400093"
+    assert found.recipient_siret.value == "19189387400047"
+    assert found.recipient_name.value == "COLLÈGE JULES VERNE"
+    # The letterhead's VAT id is the MOE's: not the supplier's, and the drop is recorded.
+    assert found.supplier_vat_id.value is None
+    assert any(
+        f.code == "FIELD_CORRECTED" and f.field == "supplier_vat_id" for f in reading.findings
+    )
+
+
+def test_direct_payment_request_pays_the_letterhead_subcontractor() -> None:
+    found = read(
+        row(41, (99, "Électricité du Littoral"), size=15),
+        row(97, (45, "N° SIRET : 74335323700014")),
+        row(108, (45, "N° TVA : FR41743353237"), (330, "MAÎTRE D'OUVRAGE")),
+        row(119, (330, "COMMUNE DE PORT-LAVAL"), size=9),
+        row(171, (330, "N° SIRET 263 087 678 00037")),
+        row(271, (45, "ENTREPRISE TITULAIRE DU MARCHÉ"), size=6.5),
+        row(282, (45, "Girard Frères")),
+        row(303, (45, "30900 Nîmes")),
+        row(313, (45, "N° SIRET 64869394300074")),
+        kind=DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT,
+    )
+    assert found.supplier_siret.value == "74335323700014"
+    assert found.supplier_vat_id.value == "FR41743353237"
+    assert found.supplier_name.value == "Électricité du Littoral"
+    assert found.recipient_siret.value == "26308767800037"
+
+
+# --------------------------------------------------------------------------- kind
+
+
+def test_title_wrapped_onto_the_next_line() -> None:
+    guess = classify(
+        [
+            page(
+                row(41, (45, "Cabinet Vasseur & Girard", ), (420, "PROJET DE DÉCOMPTE"), size=14),
+                row(55, (491, "GÉNÉRAL"), size=10.5),
+                row(75, (45, "N° SIRET : 964 333 090 00071")),
+            )
+        ]
+    )  # fmt: skip
+    assert guess.value is DocumentKind.PROJET_DECOMPTE_GENERAL
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("DÉCOMPTE GÉNÉRAL", DocumentKind.DECOMPTE_GENERAL),
+        ("PROJET DE DÉCOMPTE FINAL", DocumentKind.PROJET_DECOMPTE_FINAL),
+        ("ÉTAT D'ACOMPTE N° 7 VALIDÉ", DocumentKind.ETAT_ACOMPTE_VALIDE),
+        ("ÉTAT D'ACOMPTE N° 7", DocumentKind.ETAT_ACOMPTE),
+        ("DEMANDE DE PAIEMENT DIRECT – SOUS-T…", DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT),
+    ],
+)
+def test_works_titles_with_a_distracting_body(title: str, expected: DocumentKind) -> None:
+    guess = classify(
+        [
+            page(
+                row(80, (190, title), size=13),
+                row(101, (195, "Situation n° 2 – travaux du 1er avril 2025 au 30 avril 2025")),
+                row(300, (45, "Décompte établi selon l'article 12 du CCAG Travaux")),
+            )
+        ]
+    )
+    assert guess.value is expected
+
+
+# --------------------------------------------------------------------------- OCR
+
+
+def test_unreadable_label_leaves_a_reference_under_the_title_as_a_guess() -> None:
+    found = read(
+        row(134, (50, "FACTURE"), size=11),
+        row(153, (46, "D Waeeure [7 nutederenre 7] 7 padéchénce |")),
+        row(177, (90, "FA897338"), (190, "23/03/2024"), (300, "D-2024-915")),
+    )
+    assert found.invoice_number.value == "FA897338"
+    assert found.invoice_number.confidence < 0.5
+
+
+def test_quote_and_delivery_numbers_under_the_title_are_not_the_piece_number() -> None:
+    found = read(
+        row(134, (50, "FACTURE"), size=11),
+        row(177, (90, "D-2024-915"), (190, "BL56412"), (300, "30/01/2024")),
+    )
+    assert found.invoice_number.value is None
+
+
+def test_ocr_digit_slip_repaired_by_the_sum_and_recorded() -> None:
+    scanned = page(
+        row(418, (158, "692,70 €"), (250, "136,54 €")),
+        row(422, (325, "Montant TVA 20 %"), (470, "136,54 €")),
+        row(442, (324, "Total TTC"), (470, "819,24 €")),
+        source=FieldSource.OCR,
+    )
+    reading = find_fields([scanned])
+    assert reading.fields.total_excl_tax.value == "682.70"
+    assert any(
+        f.code == "FIELD_CORRECTED" and "692.70" in f.message and "682.70" in f.message
+        for f in reading.findings
+    )
+    # The same slip on a text layer is what the page says: not repaired.
+    digital = page(*([w for w in scanned.words],), source=FieldSource.TEXT_LAYER)
+    assert find_fields([digital]).fields.total_excl_tax.value is None
+
+
+def test_the_month_column_label_is_not_the_amount_due() -> None:
+    found = read(
+        row(100, (45, "Montant du mois"), (450, "16 665,07 €")),
+        row(115, (45, "Net à payer"), (450, "15 036,06 €")),
+    )
+    assert found.amount_due.value == "15036.06"
