@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.extract.cii import extract_cii
+from pipeline.extract.facturx import check_visible_pages
 from pipeline.extract.ubl import extract_ubl
 from pipeline.extract.visible import read_visible
 from pipeline.extract.xml_common import XmlExtraction
@@ -168,7 +169,15 @@ def read_piece(
             signatures=signatures,
             findings=(*findings, *visible.findings),
         )
-    return _draft_from_xml(detected, signatures=signatures, findings=findings)
+    draft = _draft_from_xml(detected, signatures=signatures, findings=findings)
+    if deposit.format is DepositFormat.FACTURX:
+        # The embedded XML makes the draft; the pages are only compared with it, since a
+        # page that says something else than its XML is a known fraud pattern.
+        checked = check_visible_pages(
+            data, draft.fields, dpi=settings.ocr_dpi, ocr_workers=settings.ocr_workers
+        )
+        draft = draft.model_copy(update={"findings": (*draft.findings, *checked)})
+    return draft
 
 
 def _draft_from_xml(
