@@ -16,7 +16,8 @@ Per field, with the truth ``t`` and the value read ``v`` (absent truth keys are 
   a wrong value counts against both.
 
 Values are compared as the pipeline normalises them (DESIGN 4.1): amounts as decimals,
-identifiers without spaces, names without case, accents or punctuation.
+identifiers without spaces, names without case, accents, punctuation or a forme
+juridique at either end.
 
 The OCR character error rate compares the text of OCR'd pages with the text layer of the
 digital original (``meta.twin``) or, when a digital PDF is OCR'd on purpose, with its own
@@ -360,10 +361,22 @@ def _decimal(text: str | None) -> Decimal | None:
         return None
 
 
+#: Formes juridiques: "PHARMA BARBIER SAS" and "Pharma Barbier" name the same firm (the
+#: SIRET identifies it; registers list the raison sociale without its form).
+_LEGAL_FORMS = frozenset(
+    ["sa", "sas", "sasu", "sarl", "eurl", "snc", "scop", "sci", "sca", "selarl", "gie"]
+)
+
+
 def _folded_name(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.findall(r"[a-z0-9]+", plain))
+    words = re.findall(r"[a-z0-9]+", plain.replace(".", ""))
+    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
+        words.pop()
+    while len(words) > 1 and words[0] in _LEGAL_FORMS:
+        words.pop(0)
+    return " ".join(words)
 
 
 def same_value(field: str, expected: str | None, got: str | None) -> bool:
