@@ -92,3 +92,19 @@ def test_ocr_accuracy_flow_writes_the_report_and_publishes_artifacts(
             return {a.key for a in await client.read_artifacts() if a.key}
 
     assert {"accuracy-fields", "accuracy-report"} <= asyncio.run(artifact_keys())
+
+
+def test_every_deployment_in_prefect_yaml_names_a_flow_of_the_project() -> None:
+    import yaml
+    from prefect import Flow
+
+    from pipeline import flows
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    for deployment in deployments.values():
+        path, name = deployment["entrypoint"].split(":")
+        assert path == "pipeline/flows.py"
+        assert isinstance(getattr(flows, name), Flow), name
+    nightly = deployments["ocr-accuracy-nightly"]
+    assert nightly["schedules"][0]["cron"] and nightly["parameters"]["corpus_dir"]
