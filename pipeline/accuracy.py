@@ -254,18 +254,24 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _from_sidecars(root: Path) -> list[LabelledDocument]:
+    # Index the documents by (folder, stem) once: a corpus folder holds thousands of files.
+    by_stem: dict[tuple[Path, str], list[Path]] = defaultdict(list)
+    truths = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.name.endswith(TRUTH_SUFFIX):
+            truths.append(path)
+        elif not path.name.endswith(_NOT_DOCUMENTS):
+            by_stem[(path.parent, path.name.rsplit(".", 1)[0])].append(path)
+            if "." in path.name:  # a document named exactly like its truth's stem
+                by_stem[(path.parent, path.name)].append(path)
     documents = []
-    for truth_path in sorted(root.rglob(f"*{TRUTH_SUFFIX}")):
+    for truth_path in sorted(truths):
         stem = truth_path.name[: -len(TRUTH_SUFFIX)]
-        matches = [
-            path
-            for path in truth_path.parent.iterdir()
-            if path.is_file()
-            and not path.name.endswith(_NOT_DOCUMENTS)
-            and (path.name == stem or path.name.rsplit(".", 1)[0] == stem)
-        ]
+        matches = sorted(set(by_stem.get((truth_path.parent, stem), [])))
         if len(matches) != 1:
-            found = ", ".join(sorted(p.name for p in matches)) or "none"
+            found = ", ".join(p.name for p in matches) or "none"
             raise UsageError(f"{_relative(truth_path, root)}: expected one document, found {found}")
         try:
             truth = GroundTruth.model_validate_json(truth_path.read_bytes())
