@@ -14,7 +14,7 @@ import threading
 from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import pypdfium2 as pdfium
@@ -179,6 +179,9 @@ class PageChars:
     width: float
     height: float
     chars: tuple[TextChar, ...]
+    #: pdfium's text of the page, blanks included: what tells a real text layer from a
+    #: scanner's few stray characters over an image.
+    text: str = ""
 
 
 def _display_frame(page: pdfium.PdfPage) -> tuple[float, float, tuple[float, ...]]:
@@ -195,19 +198,22 @@ def _display_frame(page: pdfium.PdfPage) -> tuple[float, float, tuple[float, ...
     return right - left, top - bottom, (1.0, 0.0, -left, 0.0, -1.0, top)
 
 
-def page_chars(data: bytes, page_numbers: list[int]) -> dict[int, PageChars]:
-    """The text-layer characters of the given 1-based pages, with their boxes.
+def page_chars(data: bytes, page_numbers: list[int] | None = None) -> dict[int, PageChars]:
+    """The text-layer characters of the given 1-based pages (all when ``None``), with
+    their boxes.
 
     Blanks are not returned as characters: the next character says it follows one.
     """
     result: dict[int, PageChars] = {}
     with open_pdf(data) as document:
-        for number in page_numbers:
+        numbers = range(1, len(document) + 1) if page_numbers is None else page_numbers
+        for number in numbers:
             page = document[number - 1]
             try:
                 text_page = page.get_textpage()
                 try:
-                    result[number] = _page_chars(page, text_page)
+                    chars = _page_chars(page, text_page)
+                    result[number] = replace(chars, text=text_page.get_text_range())
                 finally:
                     text_page.close()
             finally:

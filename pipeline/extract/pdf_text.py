@@ -61,6 +61,9 @@ class Page:
     words: tuple[Word, ...]
     source: FieldSource
     to_original: Affine = IDENTITY
+    #: pdfium's text of a text-layer page (``visible.has_text_layer`` judges it); empty
+    #: for an OCR'd page.
+    layer_text: str = ""
 
 
 def original_bbox(page: Page, box: BBox) -> BBox:
@@ -96,10 +99,10 @@ _LIGATURES = {
 }
 
 
-def text_layer_pages(data: bytes, page_numbers: Sequence[int]) -> dict[int, Page]:
-    """The words of the given 1-based pages from the PDF text layer."""
-    wanted = sorted(set(page_numbers))
-    if not wanted:
+def text_layer_pages(data: bytes, page_numbers: Sequence[int] | None = None) -> dict[int, Page]:
+    """The words of the given 1-based pages (all when ``None``) from the PDF text layer."""
+    wanted = None if page_numbers is None else sorted(set(page_numbers))
+    if wanted == []:
         return {}
     chars = pdfium.page_chars(data, wanted)
     return {
@@ -109,6 +112,7 @@ def text_layer_pages(data: bytes, page_numbers: Sequence[int]) -> dict[int, Page
             height=page.height,
             words=tuple(_words(page.chars, number)),
             source=FieldSource.TEXT_LAYER,
+            layer_text=page.text,
         )
         for number, page in chars.items()
     }

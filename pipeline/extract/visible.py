@@ -84,12 +84,19 @@ def read_pages(
     """The words of every page, each from its text layer when it is real and usable,
     else by OCR; and the numbers of the OCR'd pages. ``force_ocr`` OCRs every page, as
     if the PDF were a scan (accuracy runs use it to score OCR on digital documents)."""
-    texts = pdfium.page_texts(data)
-    numbers = range(1, len(texts) + 1)
-    pages: dict[int, Page] = {}
-    if not force_ocr:
-        layered = text_layer_pages(data, [n for n in numbers if has_text_layer(texts[n - 1])])
-        pages = {n: page for n, page in layered.items() if text_layer_usable(page)}
+    if force_ocr:
+        numbers = range(1, len(pdfium.page_sizes(data)) + 1)
+        pages: dict[int, Page] = {}
+    else:
+        # One pass over the text layer gives both the text that decides whether a page's
+        # layer is real and the words of the pages where it is.
+        layered = text_layer_pages(data)
+        numbers = range(1, len(layered) + 1)
+        pages = {
+            n: page
+            for n, page in layered.items()
+            if has_text_layer(page.layer_text) and text_layer_usable(page)
+        }
     scanned = tuple(n for n in numbers if n not in pages)
     pages.update(ocr_pages(data, scanned, dpi=dpi, workers=ocr_workers))
     return [pages[n] for n in numbers], scanned
