@@ -176,6 +176,54 @@ def test_skew_is_measured(rendered_invoice: Image.Image) -> None:
     assert ocr.estimate_skew(tilted) == pytest.approx(-2.0, abs=0.3)
 
 
+# --------------------------------------------------------------------------- rules
+
+BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def _ink(image: Image.Image, box: tuple[int, int, int, int]) -> int:
+    return sum(1 for v in image.crop(box).tobytes() if v < 128)
+
+
+def _table_page() -> Image.Image:
+    """300 dpi: a ruled table with bold text in its cells, a dark banner with white text."""
+    from PIL import ImageFont
+
+    page = Image.new("L", (2000, 1200), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(BOLD, 42)
+    for y in (100, 200, 300):  # horizontal rules, 4 px
+        draw.rectangle((100, y, 1900, y + 3), fill=0)
+    for x in (100, 1000, 1900):  # vertical rules
+        draw.rectangle((x, 100, x + 3, 303), fill=0)
+    draw.text((130, 125), "Montant TTC", font=font, fill=0)
+    draw.text((1030, 225), "1 234 567,89 EUR", font=font, fill=0)
+    draw.rectangle((100, 600, 1900, 760), fill=0)  # banner
+    draw.text((130, 650), "Net a payer", font=font, fill=255)
+    return page
+
+
+def test_table_rules_are_erased_and_letters_kept() -> None:
+    page = _table_page()
+    erased = ocr.erase_rules(page, dpi=300)
+    assert _ink(erased, (300, 95, 900, 110)) == 0  # a horizontal rule, between letters
+    assert _ink(erased, (95, 150, 110, 190)) == 0  # a vertical rule, beside a cell
+    for box in ((120, 110, 900, 195), (1020, 210, 1890, 295)):  # bold cell text
+        assert _ink(erased, box) == _ink(page, box)
+
+
+def test_a_dark_banner_is_not_a_rule() -> None:
+    page = _table_page()
+    erased = ocr.erase_rules(page, dpi=300)
+    banner = (100, 600, 1901, 761)
+    assert erased.crop(banner).tobytes() == page.crop(banner).tobytes()
+
+
+def test_ruled_cells_are_read() -> None:
+    words = [w.text for w in ocr.ocr_pages(image_pdf(_table_page()), [1])[1].words]
+    assert "Montant" in words and "567,89" in words
+
+
 # --------------------------------------------------------------------------- installation
 
 
