@@ -308,7 +308,12 @@ def truth_from_en16931_record(record: dict[str, Any]) -> GroundTruth:
     parties' names, SIRETs and VAT id. Buyer reference, contract and order numbers stay
     unscored: the XML carries them whether or not the page prints them.
     """
-    credit_note = record.get("BT-3_type_code") in CREDIT_NOTE_TYPE_CODES
+    payable = _decimal(record.get("BT-112_total_with_vat"))
+    # A 380 invoice with negative totals is a credit in substance: the deposit form
+    # makes it a credit note with positive amounts (DESIGN 4.1), as the XML reader does.
+    credit_note = record.get("BT-3_type_code") in CREDIT_NOTE_TYPE_CODES or (
+        payable is not None and payable < 0
+    )
     fields: dict[str, str | None] = {
         "invoice_number": record.get("BT-1_invoice_number"),
         "issue_date": normalise_date(record.get("BT-2_issue_date") or ""),

@@ -365,8 +365,30 @@ class FieldCollector:
         self, *, is_credit_note: bool, cadre_hint: str | None, profile: str | None
     ) -> XmlExtraction:
         kind = kind_for(is_credit_note=is_credit_note, cadre=cadre_hint)
-        if kind.value is DocumentKind.CREDIT_NOTE:
-            self._make_credit_note_positive()
+        negative = self._leading_total() < 0
+        if kind.value is DocumentKind.INVOICE and negative:
+            # EN 16931 lets a credit be an invoice (380) with negative totals; the deposit
+            # form knows one way only: a credit note with positive amounts.
+            kind = KindGuess(value=DocumentKind.CREDIT_NOTE, confidence=1.0)
+            self._findings.append(
+                Finding(
+                    code="NEGATIVE_INVOICE_IS_CREDIT_NOTE",
+                    severity=Severity.INFO,
+                    message="The invoice has negative totals: it is a credit in substance "
+                    "and is handled as a credit note with positive amounts.",
+                )
+            )
+        elif kind.value is DocumentKind.CREDIT_NOTE and negative:
+            self._findings.append(
+                Finding(
+                    code="CREDIT_NOTE_SIGN_NORMALISED",
+                    severity=Severity.INFO,
+                    message="The credit note prints negative totals; they were made positive, "
+                    "as credit notes carry positive amounts.",
+                )
+            )
+        if kind.value is DocumentKind.CREDIT_NOTE and negative:
+            self._negate_amounts()
         return XmlExtraction(
             fields=PieceFields(**self._values),
             document_kind=kind,
@@ -390,29 +412,23 @@ class FieldCollector:
             )
         )
 
-    def _make_credit_note_positive(self) -> None:
-        """Credit notes carry positive amounts (EN 16931 / Chorus convention).
-
-        The document's sign is that of its first non-zero total (TTC, then HT, net, VAT);
-        when it is negative every total is negated, so HT + VAT = TTC still holds and a
-        genuinely negative part (a net below zero after prepayment) keeps its meaning.
-        """
-        amounts = {
+    def _amounts(self) -> dict[str, Decimal]:
+        return {
             name: Decimal(field.value)
             for name in AMOUNT_FIELDS
             if (field := self._values.get(name)) is not None and field.value is not None
         }
+
+    def _leading_total(self) -> Decimal:
+        """The document's first non-zero total (TTC, then HT, net, VAT): its sign is the
+        document's. Zero when there is none."""
+        amounts = self._amounts()
         order = ("total_incl_tax", "total_excl_tax", "amount_due", "total_tax")
-        sign_source = next((amounts[name] for name in order if amounts.get(name)), None)
-        if sign_source is None or sign_source > 0:
-            return
-        for name, amount in amounts.items():
+        return next((amounts[name] for name in order if amounts.get(name)), Decimal(0))
+
+    def _negate_amounts(self) -> None:
+        """Credit notes carry positive amounts (EN 16931 / Chorus convention): every total
+        is negated, so HT + VAT = TTC still holds and a genuinely negative part (a net
+        below zero after prepayment) keeps its meaning."""
+        for name, amount in self._amounts().items():
             self._set(name, normalise_amount(str(-amount)) or "0.00")
-        self._findings.append(
-            Finding(
-                code="CREDIT_NOTE_SIGN_NORMALISED",
-                severity=Severity.INFO,
-                message="The credit note prints negative totals; they were made positive, "
-                "as credit notes carry positive amounts.",
-            )
-        )
