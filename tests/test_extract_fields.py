@@ -258,6 +258,7 @@ def test_due_date_alone_gives_no_issue_date() -> None:
         "7850.00",
         "7850,00",
         "7 850,00",
+        "7,850.00",
     ],
 )
 def test_amount_formats(printed: str) -> None:
@@ -288,6 +289,37 @@ def test_total_incl_tax_wordings(label: str) -> None:
 )
 def test_amount_due_wordings(label: str) -> None:
     assert value(row(100, (50, label), (400, "9 420,00 €")), field="amount_due") == "9420.00"
+
+
+def test_english_layout_of_a_supplier_from_another_member_state() -> None:
+    # Wording and number format of the FNFE sample Facture_UE (a Spanish customer).
+    found = fields_of(
+        row(80, (50, "Invoice FA-2017-0008")),
+        row(100, (50, "Invoice Date"), (200, "11/03/2017")),
+        row(115, (50, "Due Date"), (200, "12/03/2017")),
+        row(300, (50, "SEPA Wire transfer"), (200, "11/17/2017"), (300, "623.00 €")),
+        row(400, (300, "Net total"), (450, "2,076.76 €")),
+        row(415, (300, "Tax Total"), (450, "0.00 €")),
+        row(430, (300, "Total"), (450, "2,076.76 €")),
+        row(445, (300, "Residual"), (450, "1,453.76 €")),
+    )
+    assert found.invoice_number.value == "FA-2017-0008"
+    # 11/17/2017 can only be read month first: so is 11/03/2017, 3 November.
+    assert found.issue_date.value == "2017-11-03"
+    assert [found.value(n) for n in ("total_excl_tax", "total_tax", "total_incl_tax")] == [
+        "2076.76",
+        "0.00",
+        "2076.76",
+    ]
+    assert found.amount_due.value == "1453.76"
+
+
+def test_slashed_dates_stay_day_first_when_one_only_reads_so() -> None:
+    found = fields_of(
+        row(100, (50, "Date de facture"), (200, "11/03/2017")),
+        row(115, (50, "Échéance"), (200, "25/04/2017")),
+    )
+    assert found.issue_date.value == "2017-03-11"
 
 
 def totals(ht: str, tva: str, ttc: str, *extra: list[Word]) -> PieceFields:

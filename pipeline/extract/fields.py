@@ -111,7 +111,8 @@ _MONTHS = {
 _AMOUNT_RE = re.compile(
     r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
     r"(?P<sign>-\s?)?"
-    r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d+)"
+    # English layouts group thousands with commas: "2,076.76" (with its decimal point only).
+    r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
     r"(?:,(?P<dec>\d{2})|\.(?P<dot>\d{2}))?"
     r"(?![\d]|[.,/]\d)"  # not the start of a date or of a longer number
     r"(?!\s?%)"  # a rate, not an amount
@@ -139,7 +140,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 
 def _amount_value(match: re.Match[str]) -> Decimal | None:
-    integer = re.sub(r"[ .]", "", match["int"])
+    integer = re.sub(r"[ .,]", "", match["int"])
     decimals = match["dec"] or match["dot"] or "00"
     try:
         value = Decimal(f"{integer}.{decimals}")
@@ -479,7 +480,15 @@ LABELS: tuple[Label, ...] = (
         0.45,
         not_before=r"(?:sur|origine|la|total|montant|sous-total)",
     ),
+    # Suppliers from other member states print English.
+    make_label("invoice_number", r"\b(?:invoice|credit\s+note)\s+(?:no\.?|number|n°|#)", 0.9),
+    make_label(
+        "invoice_number",
+        r"(?:^|\t)\s*(?:invoice|credit\s+note)\b(?= +[a-z]{0,4}[-/]?\d)",
+        0.7,
+    ),
     # ---- issue date
+    make_label("issue_date", r"\b(?:invoice|issue)\s+date\b|\bdate\s+of\s+issue\b", 0.9),
     make_label(
         "issue_date",
         r"\bdate\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation|piece|d'avoir|de\s+l'avoir)\b",
@@ -530,7 +539,14 @@ LABELS: tuple[Label, ...] = (
         r"\b(?:montant\s+des\s+)?travaux\s+(?:executes\s+)?(?:du|ce)\s+mois\b",
         0.55,
     ),
+    make_label(
+        "total_excl_tax",
+        r"\bnet\s+total\b|\btotal\s+(?:net\s+amount|excl(?:uding)?\.?\s+(?:vat|tax)|"
+        r"without\s+(?:vat|tax)|before\s+tax)\b",
+        0.85,
+    ),
     make_label("total_tax", rf"\b(?:total|montant)\s+(?:de\s+la\s+)?{_TVA}", 0.95),
+    make_label("total_tax", r"\b(?:tax|vat)\s+(?:total|amount)\b|\btotal\s+(?:tax|vat)\b", 0.85),
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
     make_label(
         "total_tax",
@@ -566,7 +582,15 @@ LABELS: tuple[Label, ...] = (
         rf"\bmontant\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\s+{_TTC}",
         0.9,
     ),
+    make_label(
+        "total_incl_tax",
+        r"\btotal\s+(?:incl(?:uding)?\.?\s+(?:vat|tax(?:es)?)|with\s+vat)\b",
+        0.9,
+    ),
+    # A bare "Total" closing the totals, as English layouts print the grand total.
+    make_label("total_incl_tax", r"(?:^|\t)\s*total\s*:?\s*(?=\t|$|\d)", 0.5),
     make_label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
+    make_label("amount_due", r"\b(?:amount|balance|total)\s+(?:due|to\s+pay)\b|\bresidual\b", 0.85),
     make_label("amount_due", r"\bnet\s+a\s+mandater\b", 0.95),
     make_label("amount_due", r"\breste\s+a\s+(?:payer|regler)\b", 0.9),
     make_label("amount_due", r"\bmontant\s+(?:net\s+)?a\s+(?:payer|regler|mandater)\b", 0.9),
@@ -1095,8 +1119,9 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
     others = {v.value for v in values.values() if v.value}
     numbers = by_field["invoice_number"] or _reference_under_title(doc, others)
     values["invoice_number"] = _field_from_choice(doc, "invoice_number", choose(numbers), findings)
-    values["issue_date"] = _field_from_choice(
-        doc, "issue_date", choose(by_field["issue_date"] or _fallback_dates(doc)), findings
+    date_choice = choose(by_field["issue_date"] or _fallback_dates(doc))
+    values["issue_date"] = _month_first_date(
+        doc, date_choice, _field_from_choice(doc, "issue_date", date_choice, findings), findings
     )
     values.update(_amount_fields(doc, by_field, findings))
     values["currency"] = _currency(doc)
@@ -1165,6 +1190,50 @@ def _fallback_dates(doc: Doc) -> list[Candidate]:
             conf = 0.35 * reader_factor(line.confidence(value.start, value.end))
             return [Candidate("issue_date", value.text, conf, index, value.start, value.end)]
     return []
+
+
+def _month_first_date(
+    doc: Doc, choice: Choice | None, field: ExtractedField, findings: list[Finding]
+) -> ExtractedField:
+    """The issue date read month first when the page writes its dates that way.
+
+    "11/03/2017" is 11 March in France and 3 November in an American-style layout; a
+    page that also prints "11/17/2017" and no date that only reads day first settles it.
+    """
+    if choice is None or field.value is None:
+        return field
+    line = doc.lines[choice.candidate.line]
+    printed = _NUMERIC_DATE_RE.fullmatch(line.folded, choice.candidate.start, choice.candidate.end)
+    if printed is None or printed["sep"] != "/" or not _month_first(doc):
+        return field
+    try:
+        swapped = date(int(field.value[:4]), int(printed["d"]), int(printed["m"]))
+    except ValueError:
+        return field
+    if swapped.isoformat() == field.value:
+        return field
+    _corrected(
+        findings,
+        "issue_date",
+        field.value,
+        swapped.isoformat(),
+        "the page writes its dates month first (mm/dd/yyyy)",
+    )
+    return field.model_copy(update={"value": swapped.isoformat()})
+
+
+def _month_first(doc: Doc) -> bool:
+    """Whether the page's slashed dates read month first: one cannot read day first
+    ("11/17/2017") and none cannot read month first ("17/11/2017")."""
+    month_first_only = day_first_only = 0
+    for line in doc.lines:
+        for match in _NUMERIC_DATE_RE.finditer(line.folded):
+            if match["sep"] != "/":
+                continue
+            first, second = int(match["d"]), int(match["m"])
+            month_first_only += first <= 12 < second <= 31
+            day_first_only += second <= 12 < first <= 31
+    return month_first_only > 0 and day_first_only == 0
 
 
 def _field_from_choice(
