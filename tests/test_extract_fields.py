@@ -620,6 +620,31 @@ def test_reference_wordings(text: str, field: str, expected: str) -> None:
     assert value(row(300, (50, text)), field=field) == expected
 
 
+def test_a_label_never_spans_two_cells() -> None:
+    # "Marché public" | "N° EJ" read as one line must not become "Marché public N°".
+    found = fields_of(
+        row(200, (50, "Marché public"), (200, "N° EJ"), (350, "Code service exécutant")),
+        row(215, (50, "AO-2024-VDL-21"), (200, "1300245678"), (350, "FIN-81")),
+    )
+    assert [found.value(n) for n in ("contract_number", "engagement_number", "service_code")] == [
+        "AO-2024-VDL-21",
+        "1300245678",
+        "FIN-81",
+    ]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [row(200, (50, "Service"), (150, "DDT-SBE-21"))],
+        [row(200, (50, "Service : DDT-SBE-21"))],
+        [row(200, (300, "Service")), row(212, (300, "DDT-SBE-21"))],
+    ],
+)
+def test_service_alone_labels_the_code_beside_or_under_it(rows: list[list[Word]]) -> None:
+    assert fields_of(*rows).value("service_code") == "DDT-SBE-21"
+
+
 def test_invalid_iban_is_left_empty() -> None:
     assert value(row(300, (50, "IBAN : FR76 3000 6000 0112 3456 7890 188")), field="iban") is None
 

@@ -632,6 +632,8 @@ LABELS: tuple[Label, ...] = (
     make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
     make_label("service_code", r"\bref(?:erence)?\.?\s+(?:du\s+)?service\b", 0.75),
     make_label("service_code", r"\bservice\s+(?:gestionnaire|ordonnateur|prescripteur)\b", 0.7),
+    # "Service" alone heading its cell or followed by a colon: the code is next to it.
+    make_label("service_code", r"(?:^|\t)\s*service\s*(?::|(?=\t|$))", 0.6),
     make_label(
         "engagement_number",
         rf"\b(?:{_N}\s*(?:d'|de\s+l')?)?engagement(?:\s+juridique)?\b",
@@ -720,6 +722,7 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
             if label.need_before and not label.need_before.search(before):
                 continue
             found.append(Hit(label, index, match.start(), match.end()))
+    found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
     found.sort(key=lambda h: (-(h.end - h.start), h.field is None, -h.label.weight))
@@ -728,6 +731,21 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return tuple(sorted(kept, key=lambda h: h.start))
+
+
+def _spans_into_another_label(line: Line, hit: Hit, hits: list[Hit]) -> bool:
+    """A label running across a cell border into another field's label: "Marché public"
+    | "N° EJ" is not "Marché public N°". (A wide gap inside one label, "Émise" | "le",
+    still counts: the words after the border are no other label.)"""
+    text = line.folded[hit.start : hit.end]
+    border = text.find("\t", len(text) - len(text.lstrip()))
+    if border < 0:
+        return False
+    border += hit.start
+    return any(
+        other.field != hit.field and border < other.start < hit.end and other is not hit
+        for other in hits
+    )
 
 
 # =========================================================================== candidates
