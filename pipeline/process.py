@@ -40,7 +40,7 @@ from pipeline.models import (
 from pipeline.route.cadres import pick_cadre
 from pipeline.route.router import route_piece
 from pipeline.route.store import DossierStore
-from pipeline.settings import Settings
+from pipeline.settings import FacturxCrossCheck, Settings
 from pipeline.validate.amounts import check_amounts
 from pipeline.validate.directory import Directory, bundled_directory_paths, load_directory
 from pipeline.validate.recipient import check_recipient
@@ -170,11 +170,18 @@ def read_piece(
             findings=(*findings, *visible.findings),
         )
     draft = _draft_from_xml(detected, signatures=signatures, findings=findings)
-    if deposit.format is DepositFormat.FACTURX:
+    if (
+        deposit.format is DepositFormat.FACTURX
+        and settings.facturx_cross_check is not FacturxCrossCheck.OFF
+    ):
         # The embedded XML makes the draft; the pages are only compared with it, since a
         # page that says something else than its XML is a known fraud pattern.
         checked = check_visible_pages(
-            data, draft.fields, dpi=settings.ocr_dpi, ocr_workers=settings.ocr_workers
+            data,
+            draft.fields,
+            dpi=settings.ocr_dpi,
+            ocr_workers=settings.ocr_workers,
+            ocr=settings.facturx_cross_check is FacturxCrossCheck.FULL,
         )
         draft = draft.model_copy(update={"findings": (*draft.findings, *checked)})
     return draft

@@ -27,6 +27,17 @@ class SiretMode(StrEnum):
     QUALIFICATION = "qualification"
 
 
+class FacturxCrossCheck(StrEnum):
+    """How the visible pages of a Factur-X PDF are compared with its XML: ``full`` reads
+    every page, by OCR where it has no text layer; ``text-layer`` skips the OCR (an image-
+    only page is then reported as not compared), for EDI volumes where OCR costs too much;
+    ``off`` does not compare."""
+
+    FULL = "full"
+    TEXT_LAYER = "text-layer"
+    OFF = "off"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="forbid", frozen=True)
 
@@ -50,6 +61,7 @@ class Settings(BaseSettings):
     max_xml_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     ocr_dpi: int = Field(default=300, ge=72, le=600)
     ocr_workers: int = Field(default=2, ge=1, le=64)
+    facturx_cross_check: FacturxCrossCheck = FacturxCrossCheck.FULL
 
     @property
     def resolved_db_url(self) -> str:

@@ -8,7 +8,7 @@ built here (the XML's total differs from the page's), and the public samples.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import facturx
 import pytest
 
 from fixtures.build_demo import build_cii, fixed_facturx_clock, pieces
+from fixtures.generator.scan import scan_twin
 from pipeline.errors import InternalError
 from pipeline.extract.facturx import check_visible_pages, cross_check
 from pipeline.extract.pdf_text import Page
@@ -262,11 +263,11 @@ def test_pages_without_any_text_give_an_info_finding() -> None:
 # --------------------------------------------------------------------------- whole PDFs
 
 
-def read(data: bytes, name: str) -> PieceDraft:
+def read(data: bytes, name: str, **settings: str) -> PieceDraft:
     return read_piece(
         data,
         file_name=name,
-        settings=load_settings(),
+        settings=load_settings(**settings),
         limits=Limits(),
         trust_roots=[(REPO / "fixtures" / "pki" / "root.pem").read_bytes()],
         validation_time=NOW,
@@ -287,6 +288,45 @@ def test_demo_facturx_page_agrees_with_its_xml() -> None:
     for name in COMPARED:
         assert name in checked.message
     # The XML still makes the draft.
+    assert draft.fields.total_incl_tax.source is FieldSource.XML
+
+
+def test_cross_check_off_compares_nothing() -> None:
+    data = (DEMO / "facturx-etat-dgfip.pdf").read_bytes()
+    draft = read(data, "facturx-etat-dgfip.pdf", facturx_cross_check="off")
+    assert not [f for f in draft.findings if f.code.startswith("FACTURX_")]
+
+
+def test_cross_check_on_text_layers_still_compares_a_digital_page() -> None:
+    data = (DEMO / "facturx-etat-dgfip.pdf").read_bytes()
+    draft = read(data, "facturx-etat-dgfip.pdf", facturx_cross_check="text-layer")
+    assert "total_incl_tax" in only(draft.findings, "FACTURX_CROSS_CHECKED").message
+
+
+@pytest.fixture(scope="module")
+def scanned_facturx() -> bytes:
+    """The demo Factur-X scanned, its XML embedded again: an image-only Factur-X."""
+    original = (DEMO / "facturx-etat-dgfip.pdf").read_bytes()
+    _, xml = facturx.get_xml_from_pdf(original, check_xsd=False)
+    scanned = scan_twin(original, "good", seed="t", issued=date(2025, 1, 1))
+    data: bytes = facturx.generate_from_binary(scanned, xml, flavor="factur-x", check_xsd=False)
+    return data
+
+
+def test_scanned_facturx_page_is_ocred_and_agrees(scanned_facturx: bytes) -> None:
+    draft = read(scanned_facturx, "scanned-facturx.pdf")
+    assert mismatched(draft.findings) == []
+    checked = only(draft.findings, "FACTURX_CROSS_CHECKED")
+    assert "invoice_number" in checked.message and "total_incl_tax" in checked.message
+
+
+def test_scanned_facturx_page_is_not_ocred_when_the_check_reads_text_layers_only(
+    scanned_facturx: bytes,
+) -> None:
+    draft = read(scanned_facturx, "scanned-facturx.pdf", facturx_cross_check="text-layer")
+    (finding,) = [f for f in draft.findings if f.code.startswith("FACTURX_")]
+    assert finding.code == "FACTURX_NOT_CROSS_CHECKED"
+    assert "OCR is off" in finding.message
     assert draft.fields.total_incl_tax.source is FieldSource.XML
 
 

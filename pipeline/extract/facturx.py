@@ -73,21 +73,27 @@ def check_visible_pages(
     *,
     dpi: int = 300,
     ocr_workers: int = 2,
+    ocr: bool = True,
     reader: PageReader | None = None,
 ) -> list[Finding]:
     """Read the visible pages of a Factur-X PDF and cross-check them with its XML fields.
 
-    ``reader`` replaces ``read_pages`` (tests inject a failing one). Pages that cannot be
-    read give an info finding: no ``IntakeError`` (unreadable page, OCR failure) escapes.
+    ``ocr=False`` reads text layers only: image-only pages are not compared (the OCR of a
+    page costs seconds, too much for some EDI volumes). ``reader`` replaces
+    ``read_pages`` (tests inject a failing one). Pages that cannot be read give an info
+    finding: no ``IntakeError`` (unreadable page, OCR failure) escapes.
     """
-    read = reader or (lambda pdf: read_pages(pdf, dpi=dpi, ocr_workers=ocr_workers))
+    read = reader or (lambda pdf: read_pages(pdf, dpi=dpi, ocr_workers=ocr_workers, ocr=ocr))
     try:
         pages, scanned = read(data)
         if not any(page.words for page in pages):
+            why = "no text could be read on the visible pages"
+            if not ocr:
+                why = "the visible pages have no text layer and OCR is off for this check"
             return [
                 _not_checked(
-                    "no text could be read on the visible pages; the embedded XML was used "
-                    "alone and not compared with what the pages show"
+                    f"{why}; the embedded XML was used alone and not compared with what "
+                    "the pages show"
                 )
             ]
         visible = reading_from_pages(pages, scanned)

@@ -10,6 +10,7 @@ by one, so a digital invoice with a scanned annex (or the reverse) works.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pydantic import Field
 
@@ -79,11 +80,17 @@ def reading_from_pages(pages: list[Page], scanned: tuple[int, ...]) -> VisibleRe
 
 
 def read_pages(
-    data: bytes, *, dpi: int = 300, ocr_workers: int = 2, force_ocr: bool = False
+    data: bytes,
+    *,
+    dpi: int = 300,
+    ocr_workers: int = 2,
+    force_ocr: bool = False,
+    ocr: bool = True,
 ) -> tuple[list[Page], tuple[int, ...]]:
     """The words of every page, each from its text layer when it is real and usable,
     else by OCR; and the numbers of the OCR'd pages. ``force_ocr`` OCRs every page, as
-    if the PDF were a scan (accuracy runs use it to score OCR on digital documents)."""
+    if the PDF were a scan (accuracy runs use it to score OCR on digital documents);
+    ``ocr=False`` leaves the pages without a usable text layer empty."""
     if force_ocr:
         numbers = range(1, len(pdfium.page_sizes(data)) + 1)
         pages: dict[int, Page] = {}
@@ -98,6 +105,11 @@ def read_pages(
             if has_text_layer(page.layer_text) and text_layer_usable(page)
         }
     scanned = tuple(n for n in numbers if n not in pages)
+    if not ocr:
+        if force_ocr:
+            raise ValueError("force_ocr and ocr=False contradict each other")
+        unread = {n: replace(layered[n], words=()) for n in scanned}
+        return [pages.get(n) or unread[n] for n in numbers], ()
     pages.update(ocr_pages(data, scanned, dpi=dpi, workers=ocr_workers))
     return [pages[n] for n in numbers], scanned
 
