@@ -224,6 +224,22 @@ def test_ruled_cells_are_read() -> None:
     assert "Montant" in words and "567,89" in words
 
 
+def test_a_second_reading_fills_gaps_and_replaces_only_doubtful_words() -> None:
+    def word(text: str, left: float, confidence: float) -> ocr._RawWord:
+        return ocr._RawWord(text, left, 100, left + 80, 130, confidence)
+
+    first = [word("SIRET", 0, 0.95), word("mess", 100, 0.3), word("Lyon", 300, 0.9)]
+    second = [
+        word("SIRET", 2, 0.96),  # the same word: the first reading keeps it
+        word("110", 101, 0.92),  # beats a doubtful word
+        word("Lyan", 301, 0.99),  # a confident word is never replaced
+        word("00044", 200, 0.9),  # where the first reading had nothing
+        word("x", 400, 0.4),  # doubtful in the second reading too: ignored
+    ]
+    merged = [w.text for w in ocr._merge_readings(first, second)]
+    assert sorted(merged) == sorted(["SIRET", "110", "Lyon", "00044"])
+
+
 # --------------------------------------------------------------------------- installation
 
 

@@ -16,7 +16,11 @@ This is the only module that imports pytesseract. One page goes through:
    than any letter stroke (see ``erase_rules``), so bold text keeps its letters;
 7. ``--psm 6`` drops text much larger than the body (titles such as FACTURE, letterheads)
    and sometimes whole shaded table rows: the bands of ink no word covers are cropped
-   (neighbouring bands as one block) and read again.
+   (neighbouring bands as one block) and read again;
+8. a page with many doubtful words (more than 8 % of its characters under 0.6) is read
+   again in sparse text mode (``--psm 11``), whose confident words fill the gaps and
+   replace doubtful ones: a line that mixes a large title with small text defeats
+   ``--psm 6``.
 
 Word boxes are converted to PDF points. They stay in the straightened reading frame and
 ``Page.to_original`` maps them back to the original page (see ``pdf_text``).
@@ -58,6 +62,11 @@ _SKEW_WIDTH = 600
 _DOUBTFUL_READING = 0.65
 #: Tesseract's orientation confidence needed before turning a page.
 _MIN_OSD_CONFIDENCE = 2.0
+#: A word read with less confidence than this is doubtful.
+_DOUBTFUL_WORD = 0.6
+#: A page with more doubtful characters than this share is read again in sparse mode
+#: (about one scanned page in four; the others would pay a second reading for nothing).
+_SPARSE_RETRY_SHARE = 0.08
 #: At most this many uncovered bands are read again per page.
 _MAX_RECOVERY_BANDS = 4
 
@@ -125,9 +134,16 @@ class _Reading:
         return sum(w.confidence * len(w.text) for w in self.words) / chars
 
     @property
+    def doubtful_share(self) -> float:
+        """Share of the characters read with a confidence under ``_DOUBTFUL_WORD``."""
+        chars = sum(len(w.text) for w in self.words)
+        doubtful = sum(len(w.text) for w in self.words if w.confidence < _DOUBTFUL_WORD)
+        return doubtful / chars if chars else 0.0
+
+    @property
     def score(self) -> float:
         """Characters read with some confidence: the better of two readings has more."""
-        return sum(len(w.text) for w in self.words if w.confidence >= 0.6)
+        return sum(len(w.text) for w in self.words if w.confidence >= _DOUBTFUL_WORD)
 
 
 def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, lang: str) -> Page:
@@ -141,6 +157,11 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
                 reading = turned
     # Only the reading kept is completed: recovery costs a Tesseract call per block.
     words = [*reading.words, *_recover_missed(reading.image, reading.words, dpi=dpi, lang=lang)]
+    if reading.doubtful_share > _SPARSE_RETRY_SHARE:
+        # Many doubtful words: a line mixing a large title and small text, a block psm 6
+        # could not follow. Sparse text mode reads each word on its own and fills in.
+        sparse = _tesseract_words(reading.image, dpi=dpi, lang=lang, psm=11)
+        words = _merge_readings(words, sparse)
     scale = width_pt / clean.width  # points per pixel, the same on both axes
     a, b, c, d, e, f = reading.matrix
     return Page(
@@ -153,6 +174,35 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
         # -> original points (*scale): the linear part is unchanged, the shift scales.
         to_original=(a, b, c * scale, d, e, f * scale),
     )
+
+
+def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawWord]:
+    """``first`` completed with the confident words of ``second``: a word where ``first``
+    has nothing, or in place of ``first``'s doubtful words it clearly beats."""
+    merged = list(first)
+    for word in second:
+        if word.confidence < _DOUBTFUL_WORD:
+            continue
+        covered = [kept for kept in merged if _overlap(kept, word)]
+        if not covered:
+            merged.append(word)
+        elif all(
+            kept.confidence < _DOUBTFUL_WORD and word.confidence > kept.confidence + 0.15
+            for kept in covered
+        ):
+            merged = [kept for kept in merged if kept not in covered]
+            merged.append(word)
+    return merged
+
+
+def _overlap(a: _RawWord, b: _RawWord) -> bool:
+    """The boxes share more than 30 % of the smaller one."""
+    width = min(a.right, b.right) - max(a.left, b.left)
+    height = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if width <= 0 or height <= 0:
+        return False
+    smaller = min((w.right - w.left) * (w.bottom - w.top) for w in (a, b))
+    return width * height > 0.3 * smaller
 
 
 def clean_image(image: Image.Image) -> Image.Image:
