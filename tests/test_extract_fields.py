@@ -591,6 +591,13 @@ def test_vat_number(label: str) -> None:
     assert found.supplier_vat_id.value == "FR40303265045"
 
 
+def test_ocr_slip_in_the_vat_key_is_repaired_by_its_checksum() -> None:
+    ocr_page = page(row(100, (50, "N° TVA : FRO9738032259")), source=FieldSource.OCR)
+    assert find_fields([ocr_page]).fields.value("supplier_vat_id") == "FR09738032259"
+    # A text layer does not misread: an O in the key is not a French VAT number.
+    assert value(row(100, (50, "N° TVA : FRO9738032259")), field="supplier_vat_id") is None
+
+
 def test_customer_vat_number_is_not_the_supplier_s() -> None:
     found = fields_of(row(300, (50, "N° TVA client"), (200, "FR19787878784")))
     assert found.supplier_vat_id.value is None

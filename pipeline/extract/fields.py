@@ -289,16 +289,25 @@ def find_sirets(line: Line, start: int, end: int) -> list[Value]:
     return values
 
 
-_VAT_RE = re.compile(r"(?<![a-z0-9])fr(?:[ .]?[0-9a-hj-np-z]){2}(?:[ .]?\d){9}(?!\d)")
+# The key (2 characters after FR) never uses I or O; OCR reads its 0 and 1 as O, I or L.
+_VAT_RE = re.compile(r"(?<![a-z0-9])fr(?:[ .]?[0-9a-z]){2}(?:[ .]?\d){9}(?!\d)")
+_VAT_KEY_SLIPS = str.maketrans("OIL", "011")
 
 
 def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
     values = []
     for match in _VAT_RE.finditer(line.folded, start, end):
         number = re.sub(r"[ .]", "", match.group()).upper()
+        quality = 1.0
+        if line.page.source is FieldSource.OCR and not stdnum_tva.is_valid(number):
+            repaired = number[:2] + number[2:4].translate(_VAT_KEY_SLIPS) + number[4:]
+            if stdnum_tva.is_valid(repaired):
+                number, quality = repaired, 0.9  # the key's checksum confirms the repair
+        if any(c in "IO" for c in number[2:4]):
+            continue  # not a French VAT number
         valid = bool(stdnum_tva.is_valid(number))
         values.append(
-            Value(number, match.start(), match.end(), 1.0 if valid else 0.4, checked=valid)
+            Value(number, match.start(), match.end(), quality if valid else 0.4, checked=valid)
         )
     return values
 
