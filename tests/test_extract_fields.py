@@ -190,6 +190,38 @@ def test_table_header_above_its_column() -> None:
     assert found.contract_number.value == "2024-SAL-01"
 
 
+def test_centred_headers_over_right_aligned_amounts() -> None:
+    found = fields_of(
+        row(400, (80, "Total HT"), (240, "TVA"), (360, "Total TTC")),
+        row(415, (95, "9 765,55 €"), (260, "1 953,11 €"), (375, "11 718,66 €")),
+    )
+    assert [found.value(n) for n in ("total_excl_tax", "total_tax", "total_incl_tax")] == [
+        "9765.55",
+        "1953.11",
+        "11718.66",
+    ]
+
+
+def test_value_indented_under_its_label() -> None:
+    assert (
+        value(
+            row(200, (50, "Marché public")),
+            row(212, (120, "AO-2022-CC-20")),
+            field="contract_number",
+        )
+        == "AO-2022-CC-20"
+    )
+
+
+def test_a_sidebar_left_of_a_label_is_not_its_value() -> None:
+    found = fields_of(
+        row(100, (300, "Facture n°"), (420, "Date")),
+        row(112, (150, "EURL au capital de 150 000 €")),
+        row(125, (300, "FBE-2024-0792"), (420, "26.10.2024")),
+    )
+    assert found.invoice_number.value == "FBE-2024-0792"
+
+
 def test_empty_cell_under_a_header_is_null_not_the_next_line() -> None:
     found = fields_of(
         row(100, (50, "Engagement"), (200, "Marché"), size=7),

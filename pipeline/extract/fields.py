@@ -845,7 +845,7 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
         in_column = False
         for start, end in line.segments:
             sx0, _, sx1, _ = line.box(start, end)
-            if sx1 < lx0 - 3 or sx0 > lx1 + 3:
+            if (sx1 < lx0 - 3 or sx0 > lx1 + 3) and not _nearest_header(label_line, hit, sx0, sx1):
                 continue  # another column
             in_column = True
             if _row_labelled(doc, index, start, end):
@@ -861,6 +861,24 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return
         if found >= 3:
             return
+
+
+def _nearest_header(label_line: Line, hit: Hit, x0: float, x1: float) -> bool:
+    """Whether a cell under the label line that no cell of that line overlaps belongs to
+    the label's cell: a centred header over a right-aligned amount ("TVA" over
+    "1 953,11 €"), a value indented under its label. It must start under the label's
+    cell or within one cell width after it, and be nearer its centre than any other
+    cell's; what starts left of the label (a sidebar) is never its value."""
+    boxes = [label_line.box(s, e) for s, e in label_line.segments]
+    if any(x1 >= bx0 - 3 and x0 <= bx1 + 3 for bx0, _, bx1, _ in boxes):
+        return False  # under another cell of the line
+    centre = (x0 + x1) / 2
+    nearest = min(range(len(boxes)), key=lambda i: abs((boxes[i][0] + boxes[i][2]) / 2 - centre))
+    start, end = label_line.segments[nearest]
+    if not start <= hit.start < end:
+        return False
+    bx0, _, bx1, _ = boxes[nearest]
+    return bx0 - 3 <= x0 <= bx1 + max(bx1 - bx0, 20.0)
 
 
 def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
