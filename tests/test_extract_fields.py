@@ -677,6 +677,7 @@ def test_a_label_never_spans_two_cells() -> None:
     [
         [row(200, (50, "Service"), (150, "DDT-SBE-21"))],
         [row(200, (50, "Service : DDT-SBE-21"))],
+        [row(200, (50, "Marché : AO-2024-12 – Service : DDT-SBE-21"))],
         [row(200, (300, "Service")), row(212, (300, "DDT-SBE-21"))],
     ],
 )

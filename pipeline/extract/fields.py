@@ -644,6 +644,9 @@ LABELS: tuple[Label, ...] = (
     # "Service" alone heading its cell or followed by a colon: the code is next to it.
     make_label("service_code", r"(?:^|\t)\s*service\s*(?::|(?=\t|$))", 0.6),
     make_label(
+        "service_code", r"\bservice\s*:", 0.55, not_before=r"(?:mise\s+en|de|du|des|au|en|hors)"
+    ),
+    make_label(
         "engagement_number",
         rf"\b(?:{_N}\s*(?:d'|de\s+l')?)?engagement(?:\s+juridique)?\b",
         0.92,
