@@ -685,6 +685,17 @@ def test_service_alone_labels_the_code_beside_or_under_it(rows: list[list[Word]]
     assert fields_of(*rows).value("service_code") == "DDT-SBE-21"
 
 
+def test_ocr_letter_for_digit_slips_in_a_reference() -> None:
+    def read(text: str) -> ExtractedField:
+        ocr_page = page(row(100, (50, text)), source=FieldSource.OCR)
+        return find_fields([ocr_page]).fields.invoice_number
+
+    assert read("Facture n° F2O24-0117").value == "F2024-0117"  # O between digits
+    ambiguous = read("Avoir n° AVRO4108")
+    assert ambiguous.value == "AVRO4108"  # an O or a 0: kept as read, with doubt
+    assert ambiguous.confidence < read("Avoir n° AVR-4108").confidence * 0.85
+
+
 def test_invalid_iban_is_left_empty() -> None:
     assert value(row(300, (50, "IBAN : FR76 3000 6000 0112 3456 7890 188")), field="iban") is None
 

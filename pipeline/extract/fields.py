@@ -361,6 +361,10 @@ _ID_STOPWORDS = {
 }
 
 
+_OCR_ZERO_RE = re.compile(r"(?<=\d)O(?=\d)")
+#: A letter OCR confuses with a digit, touching a digit.
+_OCR_LOOKALIKE_RE = re.compile(r"[OIlSBZ](?=\d)|(?<=\d)[OIlSBZ]")
+
 #: Labels of other numbers: never the start of a reference.
 _NOT_A_PREFIX = {"siret", "siren", "tva", "rcs", "ape", "naf", "tel", "fax", "bic", "iban", "page"}
 
@@ -406,6 +410,10 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         if parse_date(text) is not None or re.fullmatch(r"\d+[.,]\d{2}", text):
             return []  # a date or an amount, not a reference
         quality = 1.0
+        if line.page.source is FieldSource.OCR:
+            text = _OCR_ZERO_RE.sub("0", text)  # "2O24": an O between digits is a zero
+            if _OCR_LOOKALIKE_RE.search(text):
+                quality = 0.8  # "AVRO4108" or "AVR04108": OCR cannot tell O from 0 here
         if text.isdigit() and len(text) <= 3:
             quality = 0.35  # an ordinal (Situation n° 7), rarely a piece number
         elif not has_digit and not text.isupper():
