@@ -846,6 +846,7 @@ BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i
         ("DÉCOMPTE GÉNÉRAL", DocumentKind.DECOMPTE_GENERAL),
         ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("decompte general definitif", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("DÉCOMPTE GÉNÉRAL & DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         (
             "DEMANDE DE PAIEMENT DIRECT DU SOUS-TRAITANT",
             DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT,

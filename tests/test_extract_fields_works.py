@@ -299,6 +299,19 @@ def test_title_wrapped_onto_the_next_line() -> None:
     assert guess.value is DocumentKind.PROJET_DECOMPTE_GENERAL
 
 
+def test_title_wrapped_after_its_conjunction() -> None:
+    guess = classify(
+        [
+            page(
+                row(60, (300, "DÉCOMPTE GÉNÉRAL ET"), size=16),
+                row(78, (300, "DÉFINITIF"), size=16),
+                row(120, (50, "Marché n° 2024-30-TRX-114")),
+            )
+        ]
+    )
+    assert guess.value is DocumentKind.DECOMPTE_GENERAL_DEFINITIF
+
+
 @pytest.mark.parametrize(
     ("title", "expected"),
     [

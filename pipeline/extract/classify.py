@@ -36,7 +36,9 @@ def _title(kind: DocumentKind, pattern: str, weight: float) -> _Title:
 
 _S = r"[\s-]+"
 TITLES: tuple[_Title, ...] = (
-    _title(K.DECOMPTE_GENERAL_DEFINITIF, rf"\bdecompte{_S}general{_S}(?:et{_S})?definitif", 3.0),
+    _title(
+        K.DECOMPTE_GENERAL_DEFINITIF, rf"\bdecompte{_S}general{_S}(?:(?:et|&){_S})?definitif", 3.0
+    ),
     _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}general", 3.0),
     _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
@@ -102,7 +104,7 @@ def classify(pages: Sequence[Page]) -> KindGuess:
 
 #: A line ending like an unfinished title: only those can go on below.
 _OPEN_TITLE_RE = re.compile(
-    r"(?:decompte|acompte|paiement|direct|projet|demande|etat|general|facture|de|du)\s*$"
+    r"(?:decompte|acompte|paiement|direct|projet|demande|etat|general|facture|de|du|et|&)\s*$"
 )
 
 
