@@ -365,29 +365,26 @@ class FieldCollector:
         self, *, is_credit_note: bool, cadre_hint: str | None, profile: str | None
     ) -> XmlExtraction:
         kind = kind_for(is_credit_note=is_credit_note, cadre=cadre_hint)
-        negative = self._leading_total() < 0
-        if kind.value is DocumentKind.INVOICE and negative:
-            # EN 16931 lets a credit be an invoice (380) with negative totals; the deposit
-            # form knows one way only: a credit note with positive amounts.
-            kind = KindGuess(value=DocumentKind.CREDIT_NOTE, confidence=1.0)
-            self._findings.append(
-                Finding(
-                    code="NEGATIVE_INVOICE_IS_CREDIT_NOTE",
-                    severity=Severity.INFO,
-                    message="The invoice has negative totals: it is a credit in substance "
-                    "and is handled as a credit note with positive amounts.",
+        if self._leading_total() < 0 and kind.value in (
+            DocumentKind.INVOICE,
+            DocumentKind.CREDIT_NOTE,
+        ):
+            if kind.value is DocumentKind.INVOICE:
+                # EN 16931 lets a credit be an invoice (380) with negative totals; the
+                # deposit form knows one way only: a credit note with positive amounts.
+                kind = KindGuess(value=DocumentKind.CREDIT_NOTE, confidence=1.0)
+                code, message = (
+                    "NEGATIVE_INVOICE_IS_CREDIT_NOTE",
+                    "The invoice has negative totals: it is a credit in substance and is "
+                    "handled as a credit note with positive amounts.",
                 )
-            )
-        elif kind.value is DocumentKind.CREDIT_NOTE and negative:
-            self._findings.append(
-                Finding(
-                    code="CREDIT_NOTE_SIGN_NORMALISED",
-                    severity=Severity.INFO,
-                    message="The credit note prints negative totals; they were made positive, "
-                    "as credit notes carry positive amounts.",
+            else:
+                code, message = (
+                    "CREDIT_NOTE_SIGN_NORMALISED",
+                    "The credit note prints negative totals; they were made positive, as "
+                    "credit notes carry positive amounts.",
                 )
-            )
-        if kind.value is DocumentKind.CREDIT_NOTE and negative:
+            self._findings.append(Finding(code=code, severity=Severity.INFO, message=message))
             self._negate_amounts()
         return XmlExtraction(
             fields=PieceFields(**self._values),
