@@ -696,6 +696,27 @@ def test_ocr_letter_for_digit_slips_in_a_reference() -> None:
     assert ambiguous.confidence < read("Avoir n° AVR-4108").confidence * 0.85
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Objet : travaux du marché MAPA 2023/015, lot 2", "MAPA 2023/015"),
+        ("Travaux de voirie – AO-2022-VDL-20", "AO-2022-VDL-20"),
+    ],
+)
+def test_procedure_reference_without_a_label_is_a_guess(text: str, expected: str) -> None:
+    found = fields_of(row(200, (50, text))).contract_number
+    assert found.value == expected
+    assert found.confidence < 0.5  # nothing announced it: an operator confirms
+
+
+def test_a_labelled_contract_wins_over_a_procedure_reference() -> None:
+    found = fields_of(
+        row(200, (50, "Suite à l'AO-2021-VDL-03 (infructueux)")),
+        row(215, (50, "Marché n° 2022-44-TRX-001")),
+    )
+    assert found.contract_number.value == "2022-44-TRX-001"
+
+
 def test_invalid_iban_is_left_empty() -> None:
     assert value(row(300, (50, "IBAN : FR76 3000 6000 0112 3456 7890 188")), field="iban") is None
 

@@ -1223,7 +1223,10 @@ def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
 
 
 def _unlabelled(doc: Doc, name: str) -> list[Candidate]:
-    """Values valid on their own, wherever printed: an IBAN passes its checksum."""
+    """Values valid on their own, wherever printed: an IBAN passes its checksum; a
+    reference named after its procurement procedure (MAPA, AO) is a contract's."""
+    if name == "contract_number":
+        return _procedure_references(doc)
     if name != "iban":
         return []
     found = []
@@ -1232,6 +1235,25 @@ def _unlabelled(doc: Doc, name: str) -> list[Candidate]:
             confidence = 0.6 * reader_factor(line.confidence(value.start, value.end), checked=True)
             found.append(Candidate("iban", value.text, confidence, index, value.start, value.end))
     return found
+
+
+#: "MAPA 2023/015", "AO-2022-CC-20": a marché à procédure adaptée or an appel d'offres.
+_PROCEDURE_REF_RE = re.compile(
+    r"(?<![\w/-])(?:mapa|ao)[ -]?\d{2,4}(?:[-/][a-z0-9]+){1,3}(?![\w/-])"
+)
+
+
+def _procedure_references(doc: Doc) -> list[Candidate]:
+    """Contract references recognised by their procedure prefix, wherever printed: a
+    guess for when no label announced one, with little confidence."""
+    for index, line in enumerate(doc.lines):
+        for match in _PROCEDURE_REF_RE.finditer(line.folded):
+            text = line.original(match.start(), match.end())
+            reader = reader_factor(line.confidence(match.start(), match.end()))
+            return [
+                Candidate("contract_number", text, 0.45 * reader, index, match.start(), match.end())
+            ]
+    return []
 
 
 def _fallback_dates(doc: Doc) -> list[Candidate]:
