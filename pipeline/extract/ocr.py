@@ -155,12 +155,15 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
             turned = _read_turned(clean, turn, dpi=dpi, lang=lang)
             if turned.score > reading.score:
                 reading = turned
-    # Only the reading kept is completed: recovery costs a Tesseract call per block.
+    # Only the reading kept is completed: each completion costs a Tesseract call.
     words = [*reading.words, *_recover_missed(reading.image, reading.words, dpi=dpi, lang=lang)]
     if reading.doubtful_share > _SPARSE_RETRY_SHARE:
         # Many doubtful words: a line mixing a large title and small text, a block psm 6
         # could not follow. Sparse text mode reads each word on its own and fills in.
-        sparse = _tesseract_words(reading.image, dpi=dpi, lang=lang, psm=11)
+        try:
+            sparse = _tesseract_words(reading.image, dpi=dpi, lang=lang, psm=11)
+        except InternalError:
+            sparse = []  # a second chance only: the page's main reading stands
         words = _merge_readings(words, sparse)
     scale = width_pt / clean.width  # points per pixel, the same on both axes
     a, b, c, d, e, f = reading.matrix
