@@ -268,6 +268,14 @@ def fixtures_generate(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes drawing documents (same output).")
     ] = None,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Draw every piece from the development templates (D1-D3), whose failures "
+            "may be studied without spoiling the held-out measure.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a deterministic labelled corpus (documents with NAME.truth.json sidecars)."""
     if count < 1:
@@ -276,7 +284,7 @@ def fixtures_generate(
     from fixtures.generator import generate
 
     processes = workers or max(1, min(4, os.cpu_count() or 1))
-    result = _guarded(lambda: generate(out_dir, seed=seed, count=count, workers=processes))
+    result = _guarded(lambda: generate(out_dir, seed=seed, count=count, workers=processes, dev=dev))
     out.print(result.summary())
 
 

@@ -14,7 +14,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
-from fixtures.generator import TEMPLATES, generate
+from fixtures.generator import TEMPLATES, choose_template, generate
 from fixtures.generator.hostile import EXPECTED
 from fixtures.generator.pieces import FIELD_NAMES, KINDS, WORKS_KINDS
 from pipeline.errors import InputError
@@ -92,8 +92,15 @@ def test_same_arguments_give_the_same_bytes_and_count_is_a_prefix(tmp_path: Path
 def test_templates_table() -> None:
     assert sum(t.family == "heldout" for t in TEMPLATES.values()) >= 4
     for kind in KINDS:
-        for family in ("tune", "heldout"):
+        for family in ("tune", "heldout", "dev"):
             assert any(t.family == family and kind in t.kinds for t in TEMPLATES.values())
+
+
+def test_dev_templates_stay_out_of_the_measured_corpus() -> None:
+    for index in range(60):
+        kind = KINDS[index % len(KINDS)]
+        assert TEMPLATES[choose_template(1, index, kind)].family in ("tune", "heldout")
+        assert TEMPLATES[choose_template(1, index, kind, dev=True)].family == "dev"
 
 
 def test_every_truth_has_the_canonical_fields_and_meta(corpus: Path) -> None:
