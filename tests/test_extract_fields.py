@@ -559,6 +559,38 @@ def test_supplier_and_recipient_by_their_blocks() -> None:
     assert found.recipient_name.value == "Ministère de l'Intérieur"
 
 
+def test_letterhead_name_on_the_right_is_the_largest_text_not_the_first_line() -> None:
+    found = fields_of(
+        row(40, (50, "FACTURE"), (380, "RÉSEAUX PERRIN SA"), size=14),
+        row(62, (50, "N° du document"), (160, "RPS-2024-7773"), size=8),
+        row(72, (50, "Commande du"), (160, "20/03/2024"), size=8),
+        row(82, (50, "Paiement au plus tard le : 15/06/2024"), size=8),
+    )
+    assert found.supplier_name.value == "RÉSEAUX PERRIN"
+    assert found.supplier_name.confidence < 0.7  # nothing confirms it
+
+
+def test_legal_footer_confirms_the_letterhead_name() -> None:
+    found = fields_of(
+        row(40, (50, "Charpente du Gard"), size=12),
+        row(60, (50, "Devis"), (160, "D-2025-855"), size=12),
+        row(800, (50, "Charpente du Gard – EURL au capital de 10 000 € – RCS Nîmes"), size=6),
+    )
+    assert found.supplier_name.value == "Charpente du Gard"
+    assert found.supplier_name.confidence == pytest.approx(0.7)
+
+
+def test_an_addressee_under_its_heading_is_not_the_letterhead() -> None:
+    found = fields_of(
+        row(40, (330, "DESTINATAIRE"), size=7),
+        row(50, (330, "COMMUNE DE SAINT-AUBIN"), size=12),
+        row(62, (330, "1 place de la Mairie 45170 Saint-Aubin"), size=8),
+        row(800, (50, "Girard Frères – SARL au capital de 400 000 € – RCS Orléans"), size=6),
+    )
+    assert found.recipient_name.value == "COMMUNE DE SAINT-AUBIN"
+    assert found.supplier_name.value == "Girard Frères"
+
+
 def test_siret_client_on_its_line() -> None:
     found = fields_of(
         row(100, (50, "Le 3 février 2025"), (330, "SIRET client : 263 613 184 00013")),

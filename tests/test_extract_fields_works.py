@@ -115,6 +115,26 @@ def test_recap_table_gives_the_month_not_the_cumulative() -> None:
     assert found.amount_due.confidence >= 0.9
 
 
+@pytest.mark.parametrize(
+    ("retention", "advance", "due"),
+    [
+        ("Retenue de garantie (5%)", "Déduction de l'avance", "Montant dû – acompte"),
+        ("Retenue garantie 5 %", "Remboursement avance", "Montant dû (solde)"),
+    ],
+)
+def test_deduction_and_net_wordings(retention: str, advance: str, due: str) -> None:
+    found = read(
+        *_recap(
+            row(603, (286, retention), (450, "-879,08 €")),
+            row(619, (286, advance), (450, "-1 666,51 €")),
+            row(635, (286, due), (450, "15 036,06 €")),
+        ),
+        kind=DocumentKind.PROJET_DECOMPTE_MENSUEL,
+    )
+    assert found.amount_due.value == "15036.06"
+    assert found.amount_due.confidence >= 0.9
+
+
 def test_net_to_pay_that_ignores_the_deductions_is_not_trusted() -> None:
     found = read(
         row(100, (286, "Total HT"), (450, "16 665,07 €")),

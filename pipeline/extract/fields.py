@@ -615,7 +615,7 @@ LABELS: tuple[Label, ...] = (
     make_label("amount_due", r"\bacompte\s+a\s+(?:payer|regler|mandater)\b", 0.8),
     make_label(
         "amount_due",
-        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t]|$|\(?ttc))",
+        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t(–-]|$|ttc))",
         0.85,
     ),
     make_label("amount_due", r"\bsomme\s+due\b|\btotal\s+net\s+a\s+payer\b", 0.9),
@@ -1341,10 +1341,6 @@ _EXEMPT_RE = re.compile(
     r"art(?:icle)?\.?\s+293\s*b|283-?2|auto-liquidation|due\s+par\s+le\s+preneur|"
     r"exoneration\s+de\s+tva|article\s+262|art\.?\s+262"
 )
-_NET_DIFFERS_RE = re.compile(
-    r"retenue\s+de\s+garantie|remboursement\s+(?:de\s+l')?avance|acomptes?\s+(?:deja\s+)?"
-    r"(?:verses|regles|payes|percus)|deja\s+(?:paye|regle|verse)"
-)
 
 
 def _amount_fields(
@@ -1555,16 +1551,17 @@ def _settle_due(
         return {"amount_due": (due.candidate, min(due.confidence, 0.8))}
     if due is not None:
         return {"amount_due": (due.candidate, min(due.confidence, 0.9))}
-    if ttc is not None and _first_match(doc, _NET_DIFFERS_RE) is None:
+    if ttc is not None and _first_match(doc, _DEDUCTION_RE) is None:
         # No "net à payer" printed and nothing deducted: the TTC is what is due (BT-115).
         return {"amount_due": (ttc[0], ttc[1] * 0.85)}
     return {}
 
 
 _DEDUCTION_RE = re.compile(
-    r"\bretenue\s+de\s+garantie|\b(?:remboursement|resorption|reprise)\s+(?:de\s+l'|d')?"
-    r"avance|\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|verses|regles|payes|"
-    r"mandates)|\b(?:deja\s+(?:paye|regle|verse|mandate))"
+    r"\bretenue\s+(?:de\s+)?garantie|\b(?:remboursement|resorption|reprise|deduction)\s+"
+    r"(?:de\s+l'|d'|sur\s+(?:l')?)?avance|\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|"
+    r"verses|regles|payes|mandates|percus?|recus?)|\bsituations?\s+(?:anterieures?|precedentes?)"
+    r"|\b(?:deja\s+(?:paye|regle|verse|mandate|facture)s?)"
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from pipeline.extract.layout import MIN_CONFIDENCE, Doc, extracted
@@ -159,7 +160,8 @@ _NAME_BLOCKERS = re.compile(
     r"siret|siren|\btva\b|\btel\b|telephone|\bfax\b|mail|@|www\.|http|iban|\bbic\b|"
     r"\brue\b|avenue|\bav\.|boulevard|\bbd\b|chemin|allee|\bplace\b|impasse|route\b|cedex|"
     r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|date|page|\bref|capital|\brcs\b|siege|"
-    r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total"
+    r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
+    r"\w\s*:\s*\w"  # « label : value »
 )
 _LEGAL_FORM = re.compile(
     r"\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie|ets|etablissements|"
@@ -325,22 +327,86 @@ def _first_chunk(line: Line, start: int, end: int) -> tuple[str, int, int] | Non
 
 
 def _letterhead_name(doc: Doc) -> NameCandidate | None:
-    """The issuer's name: the first plausible line at the top of page 1."""
+    """The issuer's name: the largest plausible text at the top of page 1 (the first one
+    among equals), surer when the legal footer opens with the same name."""
+    tops = sorted(_top_names(doc), key=lambda found: -found[0])
+    footer = _footer_name(doc)
+    if footer is not None:
+        key = _name_key(footer.value)
+        for _, candidate in tops:
+            if _name_key(candidate.value) == key:
+                return replace(candidate, confidence=0.7)
+    if tops:
+        return tops[0][1]
+    return footer
+
+
+def _top_names(doc: Doc) -> Iterator[tuple[float, NameCandidate]]:
+    """Plausible names at the top of page 1 with their text height: not titles, block
+    headings, or the first line under a block heading (an addressee)."""
     for index, line in enumerate(doc.lines):
         page = line.page
         if page.number != 1 or line.top > 0.25 * page.height:
-            return None
+            return
         for s, e in line.segments:
-            x0, _, _, _ = line.box(s, e)
-            if x0 > 0.5 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
+            x0, top, _, bottom = line.box(s, e)
+            if _TITLE_WORDS.search(line.folded[s:e]) or _under_heading(doc, index, s, e):
                 continue
             name = _first_chunk(line, s, e)
-            if name is None:
+            if name is None or _only_role_words(name[0]):
                 continue
             confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
             text = name[0] + _continuation(doc, index, x0, name[0])
-            return NameCandidate(text, confidence, index, name[1], name[2])
+            yield bottom - top, NameCandidate(text, confidence, index, name[1], name[2])
+
+
+def _only_role_words(text: str) -> bool:
+    """A heading with nothing else ("DESTINATAIRE", "ENTREPRISE TITULAIRE"), unlike a
+    name that holds a role word ("Entreprise Vasseur")."""
+    rest = fold_text(text)
+    for _, pattern in _ROLE_PATTERNS:
+        rest = pattern.sub(" ", rest)
+    return not re.sub(r"\b(?:de|du|des|la|le|les|l|d)\b|[^a-z]", "", rest)
+
+
+def _under_heading(doc: Doc, index: int, start: int, end: int) -> bool:
+    """The span is the first line of a block whose heading is just above it."""
+    line = doc.lines[index]
+    x0, _, x1, _ = line.box(start, end)
+    for above in range(index - 1, max(index - 3, -1), -1):
+        other = doc.lines[above]
+        if other.page.number != line.page.number or line.top - other.bottom > 2 * line.height:
+            return False
+        for s, e in other.segments:
+            if overlaps(other.box(s, e), x0, x1):
+                return _is_heading(other.original(s, e))
+    return False
+
+
+#: The mentions légales open with the firm's name: « X – SAS au capital de … – RCS … ».
+_FOOTER_NAME_RE = re.compile(
+    r"^(?P<name>.{3,80}?)\s*(?:[-–|,]\s*)?(?:(?:sas|sasu|sarl|eurl|sa|scop|snc|sci)\s+)?"
+    r"(?:au\s+capital|[-–|,]\s*(?:rcs|siret|siren)\b)"
+)
+
+
+def _footer_name(doc: Doc) -> NameCandidate | None:
+    """The name the legal footer of page 1 opens with (a guess on its own)."""
+    for index, line in enumerate(doc.lines):
+        if line.page.number != 1 or line.top < 0.75 * line.page.height:
+            continue
+        for s, e in line.segments:
+            match = _FOOTER_NAME_RE.match(line.folded[s:e])
+            if match is None:
+                continue
+            name = _first_chunk(line, s, s + match.end("name"))
+            if name is not None:
+                return NameCandidate(name[0], 0.45, index, name[1], name[2])
     return None
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"\W+", " ", fold_text(strip_legal_form(name))).strip()
 
 
 #: A name line ending on one of these goes on below ("COMMUNAUTÉ DE COMMUNES DU PAYS DE"
