@@ -311,13 +311,23 @@ def test_total_tax_wordings_skip_the_rate(label: str) -> None:
     assert value(row(100, (50, label), (400, "246,91 €")), field="total_tax") == "246.91"
 
 
-@pytest.mark.parametrize("label", ["Total TTC", "Montant TTC", "Montant T.T.C.", "Total T.T.C."])
+@pytest.mark.parametrize(
+    "label", ["Total TTC", "Montant TTC", "Montant T.T.C.", "Total T.T.C.", "Net TTC"]
+)
 def test_total_incl_tax_wordings(label: str) -> None:
     assert value(row(100, (50, label), (400, "1 481,47 €")), field="total_incl_tax") == "1481.47"
 
 
 @pytest.mark.parametrize(
-    "label", ["Net à payer", "Reste à payer", "Montant à payer", "Net à mandater", "NET À PAYER"]
+    "label",
+    [
+        "Net à payer",
+        "Reste à payer",
+        "Montant à payer",
+        "Net à mandater",
+        "NET À PAYER",
+        "Montant dû ..........",
+    ],
 )
 def test_amount_due_wordings(label: str) -> None:
     assert value(row(100, (50, label), (400, "9 420,00 €")), field="amount_due") == "9420.00"
@@ -557,6 +567,24 @@ def test_supplier_and_recipient_by_their_blocks() -> None:
     assert found.recipient_siret.value == "11000201100044"
     assert found.supplier_name.value == "MENUISERIE DUPONT"
     assert found.recipient_name.value == "Ministère de l'Intérieur"
+
+
+@pytest.mark.parametrize("label", ["Code service Chorus", "Code service (Chorus Pro)"])
+def test_the_platform_name_is_not_the_service_code(label: str) -> None:
+    assert value(row(100, (50, f"{label} : BAT-89")), field="service_code") == "BAT-89"
+
+
+def test_issue_date_after_le_and_a_colon() -> None:
+    found = fields_of(
+        row(100, (50, "N° facture : 2025/04431"), (330, "Le : 12.02.2025")),
+        row(115, (50, "Paiement au plus tard le : 13.04.2025")),
+    )
+    assert found.issue_date.value == "2025-02-12"
+
+
+def test_credit_note_numbered_as_a_note_de_credit() -> None:
+    found = fields_of(row(100, (50, "Note de crédit n° : PMS-AV-4415")))
+    assert found.invoice_number.value == "PMS-AV-4415"
 
 
 def test_letterhead_name_on_the_right_is_the_largest_text_not_the_first_line() -> None:

@@ -249,6 +249,21 @@ def test_letterhead_cut_short_is_completed_from_the_footer() -> None:
 # --------------------------------------------------------------------------- parties
 
 
+def test_the_title_etat_d_acompte_is_not_the_state_as_a_public_body() -> None:
+    found = read(
+        row(30, (45, "Agence Perrin & Moreau"), size=12),
+        row(50, (45, "ÉTAT D'ACOMPTE"), (400, "contact@perrin.example"), size=14),
+        row(75, (45, "145 avenue Pasteur · 21000 Dijon · SIRET n° : 876 244 237 00023")),
+        row(137, (45, "MAÎTRE D'OUVRAGE"), (330, "ENTREPRISE TITULAIRE"), size=6.5),
+        row(148, (45, "COMMUNE DE PORT-LAVAL"), (330, "BONNET FRÈRES"), size=10),
+        row(185, (45, "SIRET n° 213 030 828 00015"), (330, "SIRET n° 652 809 674 00029")),
+        kind=DocumentKind.ETAT_ACOMPTE,
+    )
+    assert found.moe_siret.value == "87624423700023"
+    assert found.recipient_siret.value == "21303082800015"
+    assert found.supplier_siret.value == "65280967400029"
+
+
 def test_projet_de_decompte_general_issued_by_the_maitre_d_oeuvre() -> None:
     reading = find_fields(
         [

@@ -449,7 +449,7 @@ LABELS: tuple[Label, ...] = (
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
-    make_label("invoice_number", rf"\bavoir\s+{_N}", 0.95),
+    make_label("invoice_number", rf"\b(?:avoir|note\s+de\s+credit)\s+{_N}", 0.95),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
     # A bare "Numéro" / "N°" heading its own cell (a header above the value), or opening
@@ -514,7 +514,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("issue_date", r"\bdate\s+d'(?:emission|etablissement|edition)\b", 0.95),
     make_label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?)\s+le\b", 0.85),
-    make_label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s+(?:1er|\d))", 0.8),
+    make_label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s*:?\s+(?:1er|\d))", 0.8),
     make_label(
         "issue_date",
         r"\bdu\b(?=\s+(?:1er|\d))",
@@ -594,6 +594,7 @@ LABELS: tuple[Label, ...] = (
         0.95,
     ),
     make_label("total_incl_tax", r"\b(?:total|montant)\s+toutes\s+taxes\s+comprises\b", 0.95),
+    make_label("total_incl_tax", rf"(?:^|\t)\s*(?:total\s+)?net\s+{_TTC}", 0.85),
     make_label(
         "total_incl_tax",
         rf"\bmontant\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\s+{_TTC}",
@@ -615,7 +616,7 @@ LABELS: tuple[Label, ...] = (
     make_label("amount_due", r"\bacompte\s+a\s+(?:payer|regler|mandater)\b", 0.8),
     make_label(
         "amount_due",
-        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t(–-]|$|ttc))",
+        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t(–.-]|$|ttc))",
         0.85,
     ),
     make_label("amount_due", r"\bsomme\s+due\b|\btotal\s+net\s+a\s+payer\b", 0.9),
@@ -642,7 +643,11 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("vat", r"\bvat(?:\s+(?:number|id|no\.?))?\b", 0.8),
     make_label("vat", r"\btva\b(?=\s*:?\s*fr\s?[0-9a-z]{2}\s?\d)", 0.85),
-    make_label("service_code", r"\bcode\s+(?:du\s+)?service(?:\s+executant)?\b", 0.9),
+    make_label(
+        "service_code",
+        r"\bcode\s+(?:du\s+)?service(?:\s+executant)?(?:\s+\(?chorus(?:\s+pro)?\)?)?(?!\w)",
+        0.9,
+    ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
     make_label("service_code", r"\bservice\s+destinataire\b", 0.85),
     make_label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),

@@ -104,7 +104,8 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
 
 _PUBLIC_BODY_RE = re.compile(
     r"\b(?:commune|mairie|ville\s+de|departement|conseil\s+(?:departemental|regional)|region|"
-    r"prefecture|centre\s+hospitalier|chu\b|universite|college|lycee|etat\b|ministere|"
+    r"prefecture|centre\s+hospitalier|chu\b|universite|college|lycee|"
+    r"etat\b(?!\s+(?:d'acompte|des?\b|du\b|recapitulatif))|ministere|"
     r"direction\s+(?:generale|regionale|departementale)|office\s+public|syndicat\s+mixte|"
     r"communaute\s+(?:de\s+communes|d'agglomeration|urbaine)|metropole|etablissement\s+public)"
 )
