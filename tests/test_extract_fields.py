@@ -582,6 +582,11 @@ def test_issue_date_after_le_and_a_colon() -> None:
     assert found.issue_date.value == "2025-02-12"
 
 
+def test_a_number_sign_lost_by_ocr_at_the_end_of_a_label_cell() -> None:
+    found = fields_of(row(100, (50, "Décompte n"), (160, "PDM-2024-8477")))
+    assert found.invoice_number.value == "PDM-2024-8477"
+
+
 def test_credit_note_numbered_as_a_note_de_credit() -> None:
     found = fields_of(row(100, (50, "Note de crédit n° : PMS-AV-4415")))
     assert found.invoice_number.value == "PMS-AV-4415"

@@ -240,6 +240,27 @@ def test_a_second_reading_fills_gaps_and_replaces_only_doubtful_words() -> None:
     assert sorted(merged) == sorted(["SIRET", "110", "Lyon", "00044"])
 
 
+def test_doubtful_specks_under_half_the_usual_height_are_dropped() -> None:
+    def word(text: str, left: float, top: float, bottom: float, confidence: float) -> ocr._RawWord:
+        return ocr._RawWord(text, left, top, left + 40, bottom, confidence)
+
+    words = [
+        word("N°", 0, 100, 130, 0.95),
+        word("ee", 45, 98, 108, 0.3),  # a speck of the shaded cell, read as letters
+        word("pièce", 50, 104, 134, 0.95),
+        word("6pt", 200, 300, 312, 0.9),  # small but confident: kept
+        word("mess", 300, 100, 128, 0.3),  # doubtful but full height: kept
+        word("PDF-2025-139", 400, 100, 130, 0.9),
+    ]
+    assert [w.text for w in ocr._without_specks(words)] == [
+        "N°",
+        "pièce",
+        "6pt",
+        "mess",
+        "PDF-2025-139",
+    ]
+
+
 # --------------------------------------------------------------------------- installation
 
 

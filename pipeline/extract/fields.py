@@ -430,7 +430,8 @@ find_service_code = _identifier_finder(need_digit=False)
 # =========================================================================== labels
 
 
-_N = r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.)"  # n°, N°, No., numéro, num.
+# n°, N°, No., numéro, num.; and a lone "n" ending its cell, the "°" lost by OCR.
+_N = r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$)))"
 _HT = r"h\.?\s?t\.?(?![a-z])"
 _TTC = r"t\.?\s?[ti]\.?\s?c\.?(?![a-z])"  # OCR reads TTC as TIC
 _TVA = r"t\.?\s?v\.?\s?a\.?(?![a-z])"

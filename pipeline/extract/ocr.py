@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -165,6 +166,7 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
         except InternalError:
             sparse = []  # a second chance only: the page's main reading stands
         words = _merge_readings(words, sparse)
+    words = _without_specks(words)
     scale = width_pt / clean.width  # points per pixel, the same on both axes
     a, b, c, d, e, f = reading.matrix
     return Page(
@@ -179,6 +181,15 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
     )
 
 
+def _without_specks(words: list[_RawWord]) -> list[_RawWord]:
+    """Without the doubtful words under half the usual height: specks of a shaded cell
+    or of a rule read as letters ("N° ee pièce"), which would split a line in two."""
+    if len(words) < 5:
+        return words
+    usual = statistics.median(w.bottom - w.top for w in words)
+    return [w for w in words if w.confidence >= _DOUBTFUL_WORD or (w.bottom - w.top) >= 0.5 * usual]
+
+
 def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawWord]:
     """``first`` completed with the confident words of ``second``: a word where ``first``
     has nothing, or in place of ``first``'s doubtful words it clearly beats."""
@@ -188,7 +199,9 @@ def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawW
             continue
         covered = [kept for kept in merged if _overlap(kept, word)]
         if not covered:
-            merged.append(word)
+            # A gap, not a fragment of a word already read beside it ("N° ee pièce").
+            if not any(_overlap(kept, word, share=0.0) for kept in merged):
+                merged.append(word)
         elif all(
             kept.confidence < _DOUBTFUL_WORD and word.confidence > kept.confidence + 0.15
             for kept in covered
@@ -198,14 +211,14 @@ def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawW
     return merged
 
 
-def _overlap(a: _RawWord, b: _RawWord) -> bool:
-    """The boxes share more than 30 % of the smaller one."""
+def _overlap(a: _RawWord, b: _RawWord, *, share: float = 0.3) -> bool:
+    """The boxes share more than ``share`` of the smaller one."""
     width = min(a.right, b.right) - max(a.left, b.left)
     height = min(a.bottom, b.bottom) - max(a.top, b.top)
     if width <= 0 or height <= 0:
         return False
     smaller = min((w.right - w.left) * (w.bottom - w.top) for w in (a, b))
-    return width * height > 0.3 * smaller
+    return width * height > share * smaller
 
 
 def clean_image(image: Image.Image) -> Image.Image:
