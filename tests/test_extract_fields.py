@@ -592,12 +592,22 @@ def test_credit_note_numbered_as_a_note_de_credit() -> None:
     assert found.invoice_number.value == "PMS-AV-4415"
 
 
-def test_letterhead_name_on_the_right_is_the_largest_text_not_the_first_line() -> None:
+def test_letterhead_name_on_the_right_found_through_the_legal_footer() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "RÉSEAUX PERRIN SA"), size=14),
         row(62, (50, "N° du document"), (160, "RPS-2024-7773"), size=8),
         row(72, (50, "Commande du"), (160, "20/03/2024"), size=8),
         row(82, (50, "Paiement au plus tard le : 15/06/2024"), size=8),
+        row(800, (50, "RÉSEAUX PERRIN SA – SA au capital de 400 000 € – RCS Nîmes"), size=6),
+    )
+    assert found.supplier_name.value == "RÉSEAUX PERRIN"
+    assert found.supplier_name.confidence == pytest.approx(0.7)
+
+
+def test_letterhead_name_on_the_right_alone_is_the_largest_text() -> None:
+    found = fields_of(
+        row(40, (50, "FACTURE"), (380, "RÉSEAUX PERRIN SA"), size=14),
+        row(62, (380, "30900 Nîmes"), size=8),
     )
     assert found.supplier_name.value == "RÉSEAUX PERRIN"
     assert found.supplier_name.confidence < 0.7  # nothing confirms it

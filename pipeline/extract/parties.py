@@ -328,23 +328,27 @@ def _first_chunk(line: Line, start: int, end: int) -> tuple[str, int, int] | Non
 
 
 def _letterhead_name(doc: Doc) -> NameCandidate | None:
-    """The issuer's name: the largest plausible text at the top of page 1 (the first one
-    among equals), surer when the legal footer opens with the same name."""
-    tops = sorted(_top_names(doc), key=lambda found: -found[0])
+    """The issuer's name: at the top of page 1, the one the legal footer opens with (then
+    surer); else the first plausible line on the left, where letterheads usually start;
+    else the largest plausible text."""
+    tops = list(_top_names(doc))
     footer = _footer_name(doc)
     if footer is not None:
         key = _name_key(footer.value)
-        for _, candidate in tops:
+        for _, _, candidate in tops:
             if _name_key(candidate.value) == key:
                 return replace(candidate, confidence=0.7)
+    left = [candidate for _, x0, candidate in tops if x0 <= 0.5 * doc.lines[0].page.width]
+    if left:
+        return left[0]
     if tops:
-        return tops[0][1]
+        return max(tops, key=lambda found: found[0])[2]
     return footer
 
 
-def _top_names(doc: Doc) -> Iterator[tuple[float, NameCandidate]]:
-    """Plausible names at the top of page 1 with their text height: not titles, block
-    headings, or the first line under a block heading (an addressee)."""
+def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
+    """Plausible names at the top of page 1 with their text height and left edge: not
+    titles, block headings, or the first line under a block heading (an addressee)."""
     for index, line in enumerate(doc.lines):
         page = line.page
         if page.number != 1 or line.top > 0.25 * page.height:
@@ -358,7 +362,7 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, NameCandidate]]:
                 continue
             confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
             text = name[0] + _continuation(doc, index, x0, name[0])
-            yield bottom - top, NameCandidate(text, confidence, index, name[1], name[2])
+            yield bottom - top, x0, NameCandidate(text, confidence, index, name[1], name[2])
 
 
 def _only_role_words(text: str) -> bool:
