@@ -164,9 +164,10 @@ _NAME_BLOCKERS = re.compile(
     r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
     r"\w\s*:\s*\w"  # « label : value »
 )
+#: Formes juridiques as printed after (or before) a firm's name.
+_LEGAL_FORMS = r"sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie"
 _LEGAL_FORM = re.compile(
-    r"\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie|ets|etablissements|"
-    r"entreprise|societe|groupe|&\s*fils|cie)\b"
+    rf"\b(?:{_LEGAL_FORMS}|ets|etablissements|entreprise|societe|groupe|&\s*fils|cie)\b"
 )
 _TITLE_WORDS = re.compile(
     r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)\b"
@@ -298,8 +299,7 @@ def _is_heading(text: str) -> bool:
 
 
 _LEGAL_FORM_EDGE = re.compile(
-    r"^(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\b[\s,-]*|"
-    r"[\s,-]*\b(?:sas|sasu|sarl|eurl|sa|snc|scop|sci|sca|selarl|gie)\.?$",
+    rf"^(?:{_LEGAL_FORMS})\b[\s,-]*|[\s,-]*\b(?:{_LEGAL_FORMS})\.?$",
     re.IGNORECASE,
 )
 
@@ -390,7 +390,7 @@ def _under_heading(doc: Doc, index: int, start: int, end: int) -> bool:
 
 #: The mentions légales open with the firm's name: « X – SAS au capital de … – RCS … ».
 _FOOTER_NAME_RE = re.compile(
-    r"^(?P<name>.{3,80}?)\s*(?:[-–|,]\s*)?(?:(?:sas|sasu|sarl|eurl|sa|scop|snc|sci)\s+)?"
+    rf"^(?P<name>.{{3,80}}?)\s*(?:[-–|,]\s*)?(?:(?:{_LEGAL_FORMS})\s+)?"
     r"(?:au\s+capital|[-–|,]\s*(?:rcs|siret|siren)\b)"
 )
 
