@@ -634,6 +634,50 @@ def test_an_addressee_under_its_heading_is_not_the_letterhead() -> None:
     assert found.supplier_name.value == "Girard Frères"
 
 
+def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
+    found = fields_of(
+        row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),
+        row(62, (50, "Service exécutant"), (160, "MINEDU-RECT-LYON"), size=8),
+        row(72, (50, "Bon de livraison"), (160, "BL65917"), size=8),
+        row(82, (50, "Commande du"), (160, "3 février 2025"), size=8),
+    )
+    assert found.supplier_name.value == "Constructions Durand"
+
+
+def test_lower_lines_of_an_addressee_block_are_not_the_letterhead() -> None:
+    found = fields_of(
+        row(40, (380, "PAPETERIE LEFÈVRE SCOP"), size=9),
+        row(60, (50, "DESTINATAIRE"), size=7),
+        row(70, (50, "MINISTÈRE DE L'INTÉRIEUR"), size=9),
+        row(81, (50, "Préfecture de la Vienne – SGCD"), size=8),
+        row(92, (50, "16 boulevard de la République 31200 Toulouse"), size=8),
+    )
+    assert found.supplier_name.value == "PAPETERIE LEFÈVRE"
+
+
+def test_letterhead_confirmed_by_the_footer_of_the_last_page() -> None:
+    first = page(
+        row(40, (50, "Direction des routes"), (380, "ROUTES DES DEUX VALLÉES"), size=9),
+        row(800, (50, "Page 1/2"), size=6),
+    )
+    last = page(
+        row(800, (50, "ROUTES DES DEUX VALLÉES – SAS au capital de 5 000 € – RCS Dijon"), size=6),
+        number=2,
+    )
+    found = find_fields([first, last]).fields
+    assert found.supplier_name.value == "ROUTES DES DEUX VALLÉES"
+    assert found.supplier_name.confidence == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("title", ["FACTU RE", "F A C T U R E", "AVOIRS"])
+def test_a_title_split_by_ocr_is_not_the_letterhead(title: str) -> None:
+    found = fields_of(
+        row(40, (50, title), size=16),
+        row(40, (400, "Fournitures Bonnet"), size=8),
+    )
+    assert found.supplier_name.value == "Fournitures Bonnet"
+
+
 def test_siret_client_on_its_line() -> None:
     found = fields_of(
         row(100, (50, "Le 3 février 2025"), (330, "SIRET client : 263 613 184 00013")),

@@ -158,9 +158,11 @@ def paid_roles(kind: DocumentKind | None) -> set[str]:
 
 
 _NAME_BLOCKERS = re.compile(
-    r"siret|siren|\btva\b|\btel\b|telephone|\bfax\b|mail|@|www\.|http|iban|\bbic\b|"
-    r"\brue\b|avenue|\bav\.|boulevard|\bbd\b|chemin|allee|\bplace\b|impasse|route\b|cedex|"
-    r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|date|page|\bref|capital|\brcs\b|siege|"
+    # Whole words: "VALLÉES" holds "allee", "Maillard" holds "mail".
+    r"siret|siren|\btva\b|\btel\b|telephone|\bfax\b|\be-?mail\b|courriel|@|www\.|http|"
+    r"iban|\bbic\b|\brue\b|\bavenue\b|\bav\.|\bboulevard\b|\bbd\b|\bchemin\b|\ballee\b|"
+    r"\bplace\b|\bimpasse\b|\broute\b|cedex|"
+    r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|\bdate\b|\bpage\b|\bref|capital|\brcs\b|siege|"
     r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
     r"\w\s*:\s*\w"  # « label : value »
 )
@@ -170,7 +172,7 @@ _LEGAL_FORM = re.compile(
     rf"\b(?:{_LEGAL_FORMS}|ets|etablissements|entreprise|societe|groupe|&\s*fils|cie)\b"
 )
 _TITLE_WORDS = re.compile(
-    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)\b"
+    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)s?\b"
 )
 
 
@@ -348,21 +350,55 @@ def _letterhead_name(doc: Doc) -> NameCandidate | None:
 
 def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
     """Plausible names at the top of page 1 with their text height and left edge: not
-    titles, block headings, or the first line under a block heading (an addressee)."""
+    titles, labels or the values beside and under them, block headings or the lines of a
+    headed block (an addressee)."""
     for index, line in enumerate(doc.lines):
         page = line.page
         if page.number != 1 or line.top > 0.25 * page.height:
             return
+        previous: tuple[int, int] | None = None
         for s, e in line.segments:
             x0, top, _, bottom = line.box(s, e)
-            if _TITLE_WORDS.search(line.folded[s:e]) or _under_heading(doc, index, s, e):
+            after_label = previous is not None and _holds_label(doc, index, *previous)
+            previous = (s, e)
+            if (
+                after_label
+                or _is_title(line.folded[s:e])
+                or _holds_label(doc, index, s, e)
+                or _in_headed_block(doc, index, s, e)
+            ):
                 continue
             name = _first_chunk(line, s, e)
-            if name is None or _only_role_words(name[0]):
+            if name is None:
+                continue
+            text = name[0] + _continuation(doc, index, x0, name[0])
+            if not _could_open_letterhead(line, text, name[1], name[2]):
                 continue
             confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
-            text = name[0] + _continuation(doc, index, x0, name[0])
             yield bottom - top, x0, NameCandidate(text, confidence, index, name[1], name[2])
+
+
+def _is_title(folded: str) -> bool:
+    """A document title, also when OCR splits its spaced-out letters ("FACTU RE")."""
+    compact = re.sub(r"[^a-z]", "", folded)
+    return bool(_TITLE_WORDS.search(folded) or _TITLE_WORDS.fullmatch(compact))
+
+
+def _holds_label(doc: Doc, index: int, start: int, end: int) -> bool:
+    """A field's label (or another number's) is inside the span: "Service exécutant",
+    "Bon de livraison" in a key/value grid are no firm's name."""
+    return any(hit.start < end and hit.end > start for hit in doc.hits[index])
+
+
+def _could_open_letterhead(line: Line, text: str, start: int, end: int) -> bool:
+    """A raison sociale starts with a capital or a digit and does not end on a word that
+    leads to a value ("Commande du", "Paiement au plus tard le"); OCR noise read as
+    letters ("rérebe") has a low reader confidence."""
+    if not (text[:1].isupper() or text[:1].isdigit()) or _only_role_words(text):
+        return False
+    if _DANGLING_RE.search(fold_text(text)):
+        return False
+    return line.page.source is not FieldSource.OCR or line.confidence(start, end) >= 0.5
 
 
 def _only_role_words(text: str) -> bool:
@@ -374,17 +410,25 @@ def _only_role_words(text: str) -> bool:
     return not re.sub(r"\b(?:de|du|des|la|le|les|l|d)\b|[^a-z]", "", rest)
 
 
-def _under_heading(doc: Doc, index: int, start: int, end: int) -> bool:
-    """The span is the first line of a block whose heading is just above it."""
+def _in_headed_block(doc: Doc, index: int, start: int, end: int) -> bool:
+    """The span is a line of a block whose heading (or a label) is above it: the block's
+    lines follow each other closely in one column up to the heading ("DESTINATAIRE" / the
+    addressee / its department; "Code service" / its code)."""
     line = doc.lines[index]
     x0, _, x1, _ = line.box(start, end)
-    for above in range(index - 1, max(index - 3, -1), -1):
+    below = line
+    for above in range(index - 1, max(index - 6, -1), -1):
         other = doc.lines[above]
-        if other.page.number != line.page.number or line.top - other.bottom > 2 * line.height:
+        if other.page.number != line.page.number or below.top - other.bottom > 2 * below.height:
             return False
-        for s, e in other.segments:
-            if overlaps(other.box(s, e), x0, x1):
-                return _is_heading(other.original(s, e))
+        column = [(s, e) for s, e in other.segments if overlaps(other.box(s, e), x0, x1)]
+        if not column:
+            continue
+        if _is_heading(other.original(*column[0])) or _holds_label(doc, above, *column[0]):
+            return True  # a block heading, or a label with its value below it
+        if abs(other.box(*column[0])[0] - x0) > 6:
+            return False  # another block's text, not this block's line
+        below = other
     return False
 
 
@@ -396,9 +440,19 @@ _FOOTER_NAME_RE = re.compile(
 
 
 def _footer_name(doc: Doc) -> NameCandidate | None:
-    """The name the legal footer of page 1 opens with (a guess on its own)."""
+    """The name the legal footer opens with (a guess on its own): on page 1, else on the
+    last page, where a multi-page piece often prints it."""
+    last = max((line.page.number for line in doc.lines), default=1)
+    for page_number in dict.fromkeys((1, last)):
+        found = _footer_name_on(doc, page_number)
+        if found is not None:
+            return found
+    return None
+
+
+def _footer_name_on(doc: Doc, page_number: int) -> NameCandidate | None:
     for index, line in enumerate(doc.lines):
-        if line.page.number != 1 or line.top < 0.75 * line.page.height:
+        if line.page.number != page_number or line.top < 0.75 * line.page.height:
             continue
         for s, e in line.segments:
             match = _FOOTER_NAME_RE.match(line.folded[s:e])
@@ -411,7 +465,12 @@ def _footer_name(doc: Doc) -> NameCandidate | None:
 
 
 def _name_key(name: str) -> str:
-    return re.sub(r"\W+", " ", fold_text(strip_legal_form(name))).strip()
+    """A name without its formes juridiques and punctuation, to compare two printings of
+    it ("PAPETERIE LEFÈVRE SCOP – SCOP" in a footer that goes on "SARL au capital")."""
+    key = re.sub(r"\W+", " ", fold_text(name)).strip()
+    while (stripped := strip_legal_form(key)) != key:
+        key = stripped
+    return key
 
 
 #: A name line ending on one of these goes on below ("COMMUNAUTÉ DE COMMUNES DU PAYS DE"
