@@ -26,6 +26,7 @@ lives in ``parties``; the page model (lines, labels, hits) in ``layout``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -1352,9 +1353,12 @@ _EXEMPT_RE = re.compile(
 def _amount_fields(
     doc: Doc, by_field: dict[str, list[Candidate]], findings: list[Finding]
 ) -> dict[str, ExtractedField]:
-    by_field["total_tax"] = (
-        by_field["total_tax"] + _vat_breakdown_sums(doc, by_field["total_tax"])
-    ) or _exempt_zero(doc, by_field)
+    sums, parts = _vat_breakdown(doc, by_field["total_tax"])
+    # One line of a breakdown is not the VAT total: its sum is, unless a total is printed.
+    by_field["total_tax"] = [
+        replace(c, confidence=c.confidence * 0.6) if c in parts else c
+        for c in by_field["total_tax"]
+    ] + sums or _exempt_zero(doc, by_field)
     _derive_missing_total(doc, by_field, findings)
     settled = _settle_totals(doc, by_field, findings)
     settled.update(_settle_due(doc, by_field, settled, findings))
@@ -1380,19 +1384,26 @@ def _derive_missing_total(
     missing = [name for name in _TOTALS if not by_field[name]]
     if len(missing) != 1:
         return
-    ht, tva, ttc = (choose(by_field[name]) for name in _TOTALS)
     name = missing[0]
-    if name == "total_excl_tax" and tva and ttc:
-        target = Decimal(ttc.candidate.value) - Decimal(tva.candidate.value)
-    elif name == "total_tax" and ht and ttc:
-        target = Decimal(ttc.candidate.value) - Decimal(ht.candidate.value)
-    elif name == "total_incl_tax" and ht and tva:
-        target = Decimal(ht.candidate.value) + Decimal(tva.candidate.value)
-    else:
-        return
-    if target <= 0:
-        return
-    wanted = format_amount(target)
+    first, second = (by_field[other] for other in _TOTALS if other != name)
+    # Not only each one's best: the VAT's best may be one line of a breakdown whose sum
+    # is the one that adds up ("TVA 20 %", "TVA 5,5 %" and their sum).
+    for a, b in itertools.product(_top_distinct(first, 3), _top_distinct(second, 3)):
+        x, y = Decimal(a.value), Decimal(b.value)
+        target = x + y if name == "total_incl_tax" else y - x
+        if target > 0 and _printed_total(doc, by_field, name, format_amount(target), findings):
+            return
+
+
+def _printed_total(
+    doc: Doc,
+    by_field: dict[str, list[Candidate]],
+    name: str,
+    wanted: str,
+    findings: list[Finding],
+) -> bool:
+    """Adds ``wanted`` as a candidate for ``name`` where it is printed (or printed with
+    one digit misread by OCR, then corrected); whether it was found."""
     slip: tuple[int, Value] | None = None
     for index, line in enumerate(doc.lines):
         for value in find_amounts(line, 0, len(line.folded)):
@@ -1401,7 +1412,7 @@ def _derive_missing_total(
                 by_field[name].append(
                     Candidate(name, wanted, 0.5 * reader, index, value.start, value.end)
                 )
-                return
+                return True
             if (
                 slip is None
                 and line.page.source is FieldSource.OCR
@@ -1413,15 +1424,20 @@ def _derive_missing_total(
         index, value = slip
         _corrected(findings, name, value.text, wanted, "HT + TVA = TTC with the other two")
         by_field[name].append(Candidate(name, wanted, 0.45, index, value.start, value.end))
+        return True
+    return False
 
 
 def _one_digit_off(read: str, wanted: str) -> bool:
     return len(read) == len(wanted) and sum(a != b for a, b in zip(read, wanted, strict=True)) == 1
 
 
-def _vat_breakdown_sums(doc: Doc, vat_candidates: list[Candidate]) -> list[Candidate]:
+def _vat_breakdown(
+    doc: Doc, vat_candidates: list[Candidate]
+) -> tuple[list[Candidate], set[Candidate]]:
     """A multi-rate breakdown ("TVA 20 %", "TVA 10 %", "TVA 5,5 %" on consecutive lines)
-    with no VAT total: the VAT is their sum. HT + TVA = TTC then checks the sum."""
+    with no VAT total: the VAT is their sum. HT + TVA = TTC then checks the sum. Returns
+    the sums and the lines' candidates they add up."""
     rate_lines: list[tuple[int, Decimal, Candidate]] = []
     for index, hits in enumerate(doc.hits):
         # The rate is in the label ("TVA 20 %") or right after it ("Montant TVA 20 %").
@@ -1441,6 +1457,7 @@ def _vat_breakdown_sums(doc: Doc, vat_candidates: list[Candidate]) -> list[Candi
                 continue  # not this rate's VAT
             rate_lines.append((index, rate, best))
     sums = []
+    parts: set[Candidate] = set()
     block: list[tuple[int, Decimal, Candidate]] = []
     for item in [*rate_lines, None]:
         if item is not None and (not block or item[0] - block[-1][0] <= 2):
@@ -1453,8 +1470,9 @@ def _vat_breakdown_sums(doc: Doc, vat_candidates: list[Candidate]) -> list[Candi
             first = block[0][2]
             confidence = 0.9 * min(c.confidence for _, _, c in block)
             sums.append(replace(first, value=format_amount(total), confidence=confidence))
+            parts.update(c for _, _, c in block)
         block = [item] if item is not None else []
-    return sums
+    return sums, parts
 
 
 def _printed_base(line: Line, vat: Candidate) -> Decimal | None:

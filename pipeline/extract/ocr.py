@@ -183,11 +183,18 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
 
 def _without_specks(words: list[_RawWord]) -> list[_RawWord]:
     """Without the doubtful words under half the usual height: specks of a shaded cell
-    or of a rule read as letters ("N° ee pièce"), which would split a line in two."""
+    or of a rule read as letters ("N° ee pièce"), which would split a line in two; and
+    without the vertical rules of a box read as "|" or "[", taller than the text, which
+    would stand inside a name or before a block heading ("| DESTINATAIRE"). A lone bar
+    is a rule: printed text uses it as a separator at most, and the gap stays."""
+    words = [w for w in words if not _RULE_GLYPHS_RE.fullmatch(w.text)]
     if len(words) < 5:
         return words
     usual = statistics.median(w.bottom - w.top for w in words)
     return [w for w in words if w.confidence >= _DOUBTFUL_WORD or (w.bottom - w.top) >= 0.5 * usual]
+
+
+_RULE_GLYPHS_RE = re.compile(r"[|\[\]]+")
 
 
 def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawWord]:
