@@ -634,6 +634,48 @@ def test_an_addressee_under_its_heading_is_not_the_letterhead() -> None:
     assert found.supplier_name.value == "Girard Frères"
 
 
+@pytest.mark.parametrize(
+    ("label", "field", "printed", "expected"),
+    [
+        ("Pièce réf.", "invoice_number", "EAV25-0638", "EAV25-0638"),
+        ("Fact. n°", "invoice_number", "2024/00221", "2024/00221"),
+        ("No facture", "invoice_number", "FC25066633", "FC25066633"),
+        ("Réf. commande", "engagement_number", "1311170043", "1311170043"),
+        ("Facturé le", "issue_date", "13.06.2025", "2025-06-13"),
+        ("Montant hors TVA", "total_excl_tax", "685,01 EUR", "685.01"),
+        ("Montant total TTC", "total_incl_tax", "2 439,28", "2439.28"),
+        ("Total facture TTC", "total_incl_tax", "513 021,60 €", "513021.60"),
+    ],
+)
+def test_more_wordings_of_the_references_and_totals(
+    label: str, field: str, printed: str, expected: str
+) -> None:
+    assert value(row(100, (50, f"{label} : {printed}")), field=field) == expected
+
+
+def test_vat_lines_worded_tva_collectee_add_up_to_the_vat() -> None:
+    found = fields_of(
+        row(360, (300, "Total H.T"), (480, "7 819,04 €")),
+        row(375, (300, "TVA collectée 20 % sur 2 982,80 €"), (480, "596,56 €")),
+        row(390, (300, "TVA collectée 5,5 % sur 2 655,00 €"), (480, "146,03 €")),
+        row(405, (300, "TVA collectée 2,1 % sur 2 181,24 €"), (480, "45,81 €")),
+        row(420, (300, "Montant TTC"), (480, "8 607,44 €")),
+    )
+    assert found.total_tax.value == "788.40"
+
+
+def test_rg_is_the_retenue_de_garantie() -> None:
+    found = fields_of(
+        row(360, (300, "Total HT"), (480, "1 000,00 €")),
+        row(375, (300, "TVA 20 %"), (480, "200,00 €")),
+        row(390, (300, "Total TTC"), (480, "1 200,00 €")),
+        row(405, (300, "RG 5 %"), (480, "-60,00 €")),
+        row(420, (300, "Montant dû"), (480, "1 140,00 €")),
+    )
+    assert found.amount_due.value == "1140.00"
+    assert found.amount_due.confidence >= 0.9
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

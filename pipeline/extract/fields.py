@@ -432,7 +432,12 @@ find_service_code = _identifier_finder(need_digit=False)
 
 
 # n°, N°, No., numéro, num.; and a lone "n" ending its cell, the "°" lost by OCR.
-_N = r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$)))"
+_N = (
+    r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$))"
+    # "No facture": a bare "No" only before the word it numbers.
+    r"|no(?=\s+(?:de\s+|d')?(?:facture|avoir|piece|document|commande|marche|contrat|"
+    r"engagement|bon|ej)\b))"
+)
 _HT = r"h\.?\s?t\.?(?![a-z])"
 _TTC = r"t\.?\s?[ti]\.?\s?c\.?(?![a-z])"  # OCR reads TTC as TIC
 _TVA = r"t\.?\s?v\.?\s?a\.?(?![a-z])"
@@ -447,12 +452,18 @@ LABELS: tuple[Label, ...] = (
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?facture\b", 0.95),
     make_label(
         "invoice_number",
-        rf"\bfacture\s+(?:d'avoir\s+)?{_N}",
+        rf"\bfact(?:ure|\.)?\s+(?:d'avoir\s+)?{_N}",
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
     make_label("invoice_number", rf"\b(?:avoir|note\s+de\s+credit)\s+{_N}", 0.95),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
+    # The reference after the word: "Pièce réf.", "Facture réf.".
+    make_label(
+        "invoice_number",
+        r"(?:^|\t)\s*(?:piece|facture|avoir|document)\s+ref(?:erence)?\b\.?",
+        0.85,
+    ),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
     # A bare "Numéro" / "N°" heading its own cell (a header above the value), or opening
     # a header line ("N° : F-001" under the title).
@@ -515,7 +526,7 @@ LABELS: tuple[Label, ...] = (
         not_after=r"associee|d'origine|initiale",
     ),
     make_label("issue_date", r"\bdate\s+d'(?:emission|etablissement|edition)\b", 0.95),
-    make_label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?)\s+le\b", 0.85),
+    make_label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?|facturee?)\s+le\b", 0.85),
     make_label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s*:?\s+(?:1er|\d))", 0.8),
     make_label(
         "issue_date",
@@ -545,6 +556,7 @@ LABELS: tuple[Label, ...] = (
         0.85,
     ),
     make_label("total_excl_tax", r"\bmontant\s+(?:total\s+)?hors\s+taxes?\b", 0.85),
+    make_label("total_excl_tax", rf"\b(?:total|montant)\s+(?:total\s+)?hors\s+{_TVA}", 0.9),
     make_label("total_excl_tax", rf"\bbase\s+(?:{_HT}|hors\s+taxes?)", 0.8),
     make_label("total_excl_tax", rf"\bsous[- ]total\s+{_HT}", 0.6),
     make_label("total_excl_tax", rf"(?:^|\t)\s*(?:net|montant\s+net)\s+{_HT}", 0.85),
@@ -569,7 +581,8 @@ LABELS: tuple[Label, ...] = (
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
     make_label(
         "total_tax",
-        rf"\b{_TVA}\s*(?:a\s+)?\(?\s*\d{{1,2}}(?:[,.]\d{{1,2}})?\s*%\s*\)?",
+        rf"\b{_TVA}\s*(?:collectee\s+|facturee\s+|due\s+)?(?:a\s+)?"
+        r"\(?\s*\d{1,2}(?:[,.]\d{1,2})?\s*%\s*\)?",
         0.9,
         not_before=r"(?:taux(?:\s+de)?|base|hors)",
     ),
@@ -591,8 +604,8 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "total_incl_tax",
-        rf"\b(?:total|montant)\s+(?:general\s+)?(?:net\s+)?"
-        rf"(?:eur\s+|€\s+)?{_TTC}",
+        rf"\b(?:total|montant)\s+(?:total\s+|(?:de\s+la\s+)?facture\s+)?(?:general\s+)?"
+        rf"(?:net\s+)?(?:eur\s+|€\s+)?{_TTC}",
         0.95,
     ),
     make_label("total_incl_tax", r"\b(?:total|montant)\s+toutes\s+taxes\s+comprises\b", 0.95),
@@ -670,6 +683,11 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
+    make_label(
+        "engagement_number",
+        r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
+        0.75,
+    ),
     make_label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
     make_label("contract_number", rf"\bmarche\s+(?:public\s+)?{_N}", 0.9),
     make_label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche\b", 0.9),
@@ -720,7 +738,10 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(None, r"\btaux\b|\bquantite\b|\bqte\b|\bp\.?u\.?\b|\bprix\s+unitaire\b"),
     make_label(None, r"\bcumul\w*\b|\bprecedent\w*\b|\banterieur\w*\b"),
-    make_label(None, r"\bretenue\s+de\s+garantie\b|\bavance\b|\brevision\s+des\s+prix\b"),
+    make_label(
+        None,
+        r"\bretenue\s+de\s+garantie\b|\brg\b(?=\s*\d)|\bavance\b|\brevision\s+des\s+prix\b",
+    ),
 )
 
 
@@ -1586,6 +1607,7 @@ _DEDUCTION_RE = re.compile(
     r"(?:de\s+l'|d'|sur\s+(?:l')?)?avance|\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|"
     r"verses|regles|payes|mandates|percus?|recus?)|\bsituations?\s+(?:anterieures?|precedentes?)"
     r"|\b(?:deja\s+(?:paye|regle|verse|mandate|facture)s?)"
+    r"|\brg\b(?=\s*(?:\d|\())"  # "RG 5 %": the retenue de garantie as the trade writes it
 )
 
 
