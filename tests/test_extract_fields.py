@@ -676,6 +676,18 @@ def test_rg_is_the_retenue_de_garantie() -> None:
     assert found.amount_due.confidence >= 0.9
 
 
+def test_totals_in_a_strip_of_cells_label_above_right_aligned_value() -> None:
+    # Each label starts at its cell's left edge, each amount ends at its right edge: the
+    # amount is nearer the next label's centre than its own.
+    found = fields_of(
+        row(340, (48, "Total net HT"), (176, "Montant de la TVA 20 %"), (303, "Total T.T.C")),
+        row(355, (120, "12 869,90 €"), (252, "2 573,98 €"), (375, "15 443,88 €")),
+    )
+    assert found.total_excl_tax.value == "12869.90"
+    assert found.total_tax.value == "2573.98"
+    assert found.total_incl_tax.value == "15443.88"
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

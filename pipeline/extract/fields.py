@@ -905,19 +905,26 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
 def _nearest_header(label_line: Line, hit: Hit, x0: float, x1: float) -> bool:
     """Whether a cell under the label line that no cell of that line overlaps belongs to
     the label's cell: a centred header over a right-aligned amount ("TVA" over
-    "1 953,11 €"), a value indented under its label. It must start under the label's
-    cell or within one cell width after it, and be nearer its centre than any other
-    cell's; what starts left of the label (a sidebar) is never its value."""
+    "1 953,11 €"), a value indented under its label, an amount right-aligned in the cell
+    of a strip whose label starts at the cell's left edge. It belongs to the last cell
+    of the line that starts before it ends, and starts before the next cell does (or
+    within one cell pitch after the last); what starts left of the label (a sidebar) is
+    never its value."""
     boxes = [label_line.box(s, e) for s, e in label_line.segments]
-    if any(x1 >= bx0 - 3 and x0 <= bx1 + 3 for bx0, _, bx1, _ in boxes):
+    # A label matched from the tab before its cell starts in that cell.
+    own = next(i for i, (_, e) in enumerate(label_line.segments) if hit.start < e)
+    if any(x1 >= bx0 - 3 and x0 <= bx1 + 3 for i, (bx0, _, bx1, _) in enumerate(boxes) if i != own):
         return False  # under another cell of the line
-    centre = (x0 + x1) / 2
-    nearest = min(range(len(boxes)), key=lambda i: abs((boxes[i][0] + boxes[i][2]) / 2 - centre))
-    start, end = label_line.segments[nearest]
-    if not start <= hit.start < end:
+    starting_before = [i for i, box in enumerate(boxes) if box[0] - 3 <= x1]
+    if not starting_before or starting_before[-1] != own:
         return False
-    bx0, _, bx1, _ = boxes[nearest]
-    return bx0 - 3 <= x0 <= bx1 + max(bx1 - bx0, 20.0)
+    bx0, _, bx1, _ = boxes[own]
+    if own + 1 < len(boxes):
+        limit = boxes[own + 1][0]
+    else:
+        pitch = bx0 - boxes[own - 1][0] if own else 0.0
+        limit = max(bx1 + max(bx1 - bx0, 20.0), bx0 + pitch)
+    return bx0 - 3 <= x0 < limit
 
 
 def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
