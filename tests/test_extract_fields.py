@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 
 from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
+    build_doc,
     find_fields,
     format_amount,
+    labelled_candidates,
     parse_amount,
     parse_date,
 )
@@ -679,13 +681,16 @@ def test_rg_is_the_retenue_de_garantie() -> None:
 def test_totals_in_a_strip_of_cells_label_above_right_aligned_value() -> None:
     # Each label starts at its cell's left edge, each amount ends at its right edge: the
     # amount is nearer the next label's centre than its own.
-    found = fields_of(
-        row(340, (48, "Total net HT"), (176, "Montant de la TVA 20 %"), (303, "Total T.T.C")),
-        row(355, (120, "12 869,90 €"), (252, "2 573,98 €"), (375, "15 443,88 €")),
+    strip = page(
+        row(340, (48, "Total net HT"), (180, "TVA 20 %"), (300, "Total T.T.C")),
+        row(355, (115, "12 869,90 €"), (230, "2 573,98 €"), (375, "15 443,88 €")),
     )
-    assert found.total_excl_tax.value == "12869.90"
-    assert found.total_tax.value == "2573.98"
-    assert found.total_incl_tax.value == "15443.88"
+    read = {(c.field, c.value) for c in labelled_candidates(build_doc([strip]))}
+    assert read == {
+        ("total_excl_tax", "12869.90"),
+        ("total_tax", "2573.98"),
+        ("total_incl_tax", "15443.88"),
+    }
 
 
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
