@@ -693,6 +693,31 @@ def test_totals_in_a_strip_of_cells_label_above_right_aligned_value() -> None:
     }
 
 
+def test_a_deduction_in_a_strip_of_totals_makes_the_net_sure() -> None:
+    found = fields_of(
+        row(
+            380,
+            (48, "Total net HT"),
+            (180, "TVA 20 %"),
+            (300, "Total T.T.C"),
+            (430, "Acompte perçu"),
+        ),
+        row(395, (115, "22146,01"), (230, "4429,20"), (350, "26575,21"), (480, "-13287,61")),
+        row(416, (48, "Montant dû")),
+        row(430, (115, "13287,60")),
+    )
+    assert found.amount_due.value == "13287.60"
+    assert found.amount_due.confidence >= 0.9
+
+
+def test_service_code_under_its_header_not_the_next_header() -> None:
+    found = fields_of(
+        row(182, (48, "N° facture"), (160, "Code service Chorus"), (300, "Devis")),
+        row(196, (48, "ECE-2024-6493"), (160, "COMPTA-71"), (300, "D-2024-229")),
+    )
+    assert found.service_code.value == "COMPTA-71"
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

@@ -828,6 +828,10 @@ _VALUE_FINDERS: dict[str, ValueFinder] = {
 _FIRST_VALUE_ONLY = {"invoice_number", "service_code", "engagement_number", "contract_number"}
 
 
+#: A value beside its label scored under this may be the next header of a header row.
+_DOUBTFUL_BESIDE = 0.45
+
+
 def labelled_candidates(doc: Doc) -> list[Candidate]:
     """Every value found for a label: on its line, else under it."""
     candidates: list[Candidate] = []
@@ -838,7 +842,9 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             finder = _VALUE_FINDERS[hit.field]
             same_line = list(_same_line(doc, hit, finder))
             candidates.extend(same_line)
-            if not same_line:
+            # Nothing beside the label, or only a doubtful word (the next header of a
+            # row of headers, "Code service" | "Devis"): look under it too.
+            if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
                 candidates.extend(_below(doc, hit, finder))
     return candidates
 
@@ -906,13 +912,21 @@ def _nearest_header(label_line: Line, hit: Hit, x0: float, x1: float) -> bool:
     """Whether a cell under the label line that no cell of that line overlaps belongs to
     the label's cell: a centred header over a right-aligned amount ("TVA" over
     "1 953,11 €"), a value indented under its label, an amount right-aligned in the cell
-    of a strip whose label starts at the cell's left edge. It belongs to the last cell
-    of the line that starts before it ends, and starts before the next cell does (or
-    within one cell pitch after the last); what starts left of the label (a sidebar) is
-    never its value."""
+    of a strip whose label starts at the cell's left edge."""
+    return _under_cell(label_line, hit.start, x0, x1)
+
+
+def _under_cell(label_line: Line, start: int, x0: float, x1: float) -> bool:
+    """Whether the text from ``x0`` to ``x1`` on a line below sits under the cell of
+    ``label_line`` holding ``start``, overlapping no other cell: it belongs to the last
+    cell that starts before it ends, and starts before the next cell does (or within
+    two cell widths of the last one, or one pitch of the strip). What starts left of
+    the cell (a sidebar) is never under it."""
     boxes = [label_line.box(s, e) for s, e in label_line.segments]
     # A label matched from the tab before its cell starts in that cell.
-    own = next(i for i, (_, e) in enumerate(label_line.segments) if hit.start < e)
+    own = next((i for i, (_, e) in enumerate(label_line.segments) if start < e), None)
+    if own is None:
+        return False
     if any(x1 >= bx0 - 3 and x0 <= bx1 + 3 for i, (bx0, _, bx1, _) in enumerate(boxes) if i != own):
         return False  # under another cell of the line
     starting_before = [i for i, box in enumerate(boxes) if box[0] - 3 <= x1]
@@ -923,7 +937,7 @@ def _nearest_header(label_line: Line, hit: Hit, x0: float, x1: float) -> bool:
         limit = boxes[own + 1][0]
     else:
         pitch = bx0 - boxes[own - 1][0] if own else 0.0
-        limit = max(bx1 + max(bx1 - bx0, 20.0), bx0 + pitch)
+        limit = max(bx1 + 2 * max(bx1 - bx0, 20.0), bx0 + pitch)
     return bx0 - 3 <= x0 < limit
 
 
@@ -1628,6 +1642,9 @@ def _deductions(doc: Doc) -> list[list[Decimal]]:
         if not match:
             continue
         amounts = find_amounts(line, match.end(), len(line.folded))
+        if not amounts:
+            amounts = _amounts_under(doc, index, match.start())
+            index += 1 if amounts else 0
         if amounts:
             found.append((index, Decimal(amounts[-1].text)))
     if not found:
@@ -1640,6 +1657,24 @@ def _deductions(doc: Doc) -> list[list[Decimal]]:
     options = [[a for _, a in last_block], [a for _, a in found]]
     options += [[a] for _, a in last_block]
     return [[], *options]
+
+
+def _amounts_under(doc: Doc, index: int, start: int) -> list[Value]:
+    """The amounts of the next line under the cell holding ``start`` (a deduction in a
+    strip of totals: its label in the header row, its amount below)."""
+    line = doc.lines[index]
+    if index + 1 >= len(doc.lines):
+        return []
+    below = doc.lines[index + 1]
+    if below.page is not line.page or below.top - line.bottom > 2 * line.height:
+        return []
+    x0, _, x1, _ = line.box(*line.segment_of(start))
+    amounts = []
+    for s, e in below.segments:
+        bx0, _, bx1, _ = below.box(s, e)
+        if (bx0 <= x1 + 3 and bx1 >= x0 - 3) or _under_cell(line, start, bx0, bx1):
+            amounts += find_amounts(below, s, e)
+    return amounts
 
 
 def _corrected(findings: list[Finding], field: str, read: str, kept: str, why: str) -> None:
