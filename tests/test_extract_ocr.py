@@ -224,6 +224,41 @@ def test_ruled_cells_are_read() -> None:
     assert "Montant" in words and "567,89" in words
 
 
+REGULAR = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _leader_page() -> Image.Image:
+    """300 dpi, 9 pt text: « Total HT ....... 1 916,80 € », then a sentence ending with
+    a full stop and an ellipsis."""
+    from PIL import ImageFont
+
+    page = Image.new("L", (2000, 400), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(REGULAR, 38)
+    draw.text((100, 100), "Total HT " + "." * 60 + " 1 916,80 €", font=font, fill=0)
+    draw.text((100, 250), "Paiement à 30 jours... Merci.", font=font, fill=0)
+    return page
+
+
+def test_dotted_leaders_are_erased_and_letters_kept() -> None:
+    page = _leader_page()
+    erased = ocr.erase_leaders(page, dpi=300)
+    label, leader, amount = (100, 90, 255, 150), (300, 90, 970, 150), (1000, 90, 1900, 150)
+    assert _ink(page, leader) > 500
+    assert _ink(erased, leader) == 0
+    for box in (label, amount, (100, 240, 1900, 300)):  # text, full stops, an ellipsis
+        assert _ink(erased, box) == _ink(page, box)
+
+
+def test_a_label_after_dotted_leaders_is_read() -> None:
+    words = ocr.ocr_pages(image_pdf(_leader_page()), [1])[1].words
+    first_line = [w.text for w in words if w.top < 40]  # points: 100 px at 300 dpi is 24 pt
+    # The dot next to "HT" may stay (it shares a window with the T); no dot is read as
+    # letters between the label and the amount.
+    assert first_line[0] == "Total" and first_line[1] in ("HT", "HT.")
+    assert first_line[2:] == ["1", "916,80", "€"]
+
+
 def test_a_second_reading_fills_gaps_and_replaces_only_doubtful_words() -> None:
     def word(text: str, left: float, confidence: float) -> ocr._RawWord:
         return ocr._RawWord(text, left, 100, left + 80, 130, confidence)

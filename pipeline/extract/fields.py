@@ -689,6 +689,7 @@ LABELS: tuple[Label, ...] = (
         0.75,
     ),
     make_label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
+    make_label("engagement_number", rf"\b(?:votre|vos)\s+(?:bon\s+de\s+)?commande\s+{_N}", 0.8),
     make_label("contract_number", rf"\bmarche\s+(?:public\s+)?{_N}", 0.9),
     make_label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche\b", 0.9),
     make_label("contract_number", r"\bref(?:erence)?\.?\s+(?:du\s+)?marche\b", 0.85),

@@ -44,7 +44,7 @@ from itertools import pairwise
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 import pytesseract
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from pipeline import pdfium
 from pipeline.errors import InternalError
@@ -243,7 +243,7 @@ def _read_turned(clean: Image.Image, turn: int, *, dpi: int, lang: str) -> _Read
     angle = -turn + skew
     straight, matrix = rotate_with_matrix(clean, angle) if angle else (clean, _IDENTITY_PX)
     # Rules are found once the page is straight: they then lie on pixel rows and columns.
-    straight = erase_rules(straight, dpi=dpi)
+    straight = erase_leaders(erase_rules(straight, dpi=dpi), dpi=dpi)
     return _Reading(straight, matrix, tuple(_tesseract_words(straight, dpi=dpi, lang=lang)))
 
 
@@ -340,6 +340,9 @@ def estimate_skew(image: Image.Image) -> float:
 _INK_LEVEL = 160
 #: A window whose mean is under this (about 80 % ink) is part of a rule.
 _RULE_WINDOW_MEAN = 50
+#: Window means (255 is paper) of a paper window, and of a window with a few dots in it.
+_PAPER_WINDOW_MEAN = 250
+_DOTS_WINDOW_MEAN = 40
 
 
 def erase_rules(image: Image.Image, *, dpi: int) -> Image.Image:
@@ -363,6 +366,54 @@ def erase_rules(image: Image.Image, *, dpi: int) -> Image.Image:
     for x, y0, y1 in _thin_runs(across, window=window, min_windows=3, thickness=thickness):
         draw.rectangle((x - pad, y0, x + pad, y1), fill=255)
     return erased
+
+
+def erase_leaders(image: Image.Image, *, dpi: int) -> Image.Image:
+    """The page with its dotted leaders painted white ("Total HT ........ 1 234,00"):
+    Tesseract reads them as letters that run into the label ("Prix MOALET EE").
+
+    A leader is a row of dots on a text baseline with paper above and below it, at
+    least 7 mm long. In windows of about 1 mm a dot row is partly ink; the rows 0.5 to
+    2 mm above it and 0.5 to 1.5 mm below are paper. Text never has paper right above
+    its baseline, nor right below the tops of its letters; a lone full stop or an
+    ellipsis is too short.
+    """
+    window = max(4, dpi // 30)
+    gap = max(2, dpi // 50)
+    above = max(4, dpi // 12) - gap
+    below = max(3, dpi // 25)
+    dot = max(2, dpi // 60)
+    min_windows = max(6, dpi * 7 // (25 * window))
+    ink = image.point(lambda v: 0 if v < _INK_LEVEL else 255)
+    width, height = ink.size
+    columns = max(1, width // window)
+    means = ink.resize((columns, height), Image.Resampling.BOX)
+    paper = means.point(lambda v: 255 if v >= _PAPER_WINDOW_MEAN else 0)
+    dotted = means.point(lambda v: 255 if _DOTS_WINDOW_MEAN <= v < _PAPER_WINDOW_MEAN else 0)
+    # Shifted running minima: 255 where every row of the band above (below) is paper.
+    clear_above = ImageChops.offset(_rows_min(paper, above), 0, gap)
+    clear_below = ImageChops.offset(_rows_min(paper, below), 0, -(gap + below - 1))
+    flags = ImageChops.darker(ImageChops.darker(dotted, clear_above), clear_below).tobytes()
+    run = re.compile(rb"\xff{%d,}" % min_windows)
+    erased = image.copy()
+    draw = ImageDraw.Draw(erased)
+    # The shifts wrap around the page: rows too near an edge are left alone.
+    for y in range(gap + above, height - gap - below):
+        row = y * columns
+        for match in run.finditer(flags, row, row + columns):
+            x0, x1 = (match.start() - row) * window, (match.end() - row) * window - 1
+            draw.rectangle((x0, y - 2, x1, y + dot + 2), fill=255)
+    return erased
+
+
+def _rows_min(image: Image.Image, length: int) -> Image.Image:
+    """Each pixel the darkest of itself and the ``length - 1`` pixels above it."""
+    out, have = image, 1
+    while have < length:
+        step = min(have, length - have)
+        out = ImageChops.darker(out, ImageChops.offset(out, 0, step))
+        have += step
+    return out
 
 
 def _thin_runs(
