@@ -219,6 +219,22 @@ def test_a_dark_banner_is_not_a_rule() -> None:
     assert erased.crop(banner).tobytes() == page.crop(banner).tobytes()
 
 
+def test_a_dark_banner_is_inverted_and_bold_text_is_not() -> None:
+    page = _table_page()
+    inverted = ocr.invert_dark_bands(page, dpi=300)
+    banner = (100, 600, 1901, 761)
+    # The banner is paper now, its white letters ink; the bold cell text is untouched.
+    assert _ink(inverted, banner) < _ink(page, banner) // 4
+    assert _ink(inverted, (130, 640, 700, 720)) > 1000
+    top = (0, 0, 2000, 400)
+    assert inverted.crop(top).tobytes() == page.crop(top).tobytes()
+
+
+def test_white_text_on_a_dark_banner_is_read() -> None:
+    words = [w.text for w in ocr.ocr_pages(image_pdf(_table_page()), [1])[1].words]
+    assert "Net" in words and "payer" in words
+
+
 def test_ruled_cells_are_read() -> None:
     words = [w.text for w in ocr.ocr_pages(image_pdf(_table_page()), [1])[1].words]
     assert "Montant" in words and "567,89" in words
