@@ -693,6 +693,17 @@ def test_totals_in_a_strip_of_cells_label_above_right_aligned_value() -> None:
     }
 
 
+def test_a_vat_breakdown_side_by_side_in_a_strip_adds_up() -> None:
+    found = fields_of(
+        row(380, (48, "Total HT"), (180, "TVA 20 % sur 961,60"), (330, "TVA 5,5 % sur 797,40")),
+        row(395, (115, "1 759,00"), (270, "192,32"), (420, "43,86")),
+        row(416, (48, "Total TTC"), (180, "Net à payer")),
+        row(430, (115, "1 995,18"), (270, "1 995,18")),
+    )
+    assert found.total_tax.value == "236.18"
+    assert found.total_incl_tax.value == "1995.18"
+
+
 def test_a_deduction_in_a_strip_of_totals_makes_the_net_sure() -> None:
     found = fields_of(
         row(

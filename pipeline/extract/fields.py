@@ -1478,24 +1478,24 @@ def _one_digit_off(read: str, wanted: str) -> bool:
 def _vat_breakdown(
     doc: Doc, vat_candidates: list[Candidate]
 ) -> tuple[list[Candidate], set[Candidate]]:
-    """A multi-rate breakdown ("TVA 20 %", "TVA 10 %", "TVA 5,5 %" on consecutive lines)
-    with no VAT total: the VAT is their sum. HT + TVA = TTC then checks the sum. Returns
-    the sums and the lines' candidates they add up."""
+    """A multi-rate breakdown ("TVA 20 %", "TVA 10 %", "TVA 5,5 %" on consecutive lines,
+    or side by side in a strip of totals) with no VAT total: the VAT is their sum.
+    HT + TVA = TTC then checks the sum. Returns the sums and the candidates they add up."""
     rate_lines: list[tuple[int, Decimal, Candidate]] = []
     for index, hits in enumerate(doc.hits):
-        # The rate is in the label ("TVA 20 %") or right after it ("Montant TVA 20 %").
-        rates = [
-            parse_rate(doc.lines[index].folded[h.start : h.end + 12])
-            for h in hits
-            if h.field == "total_tax"
-        ]
-        rate = next((r for r in rates if r is not None), None)
-        if rate is None:
-            continue
-        on_line = [c for c in vat_candidates if c.line == index]
-        if on_line:
-            best = max(on_line, key=lambda c: c.confidence)
-            base = _printed_base(doc.lines[index], best)
+        line = doc.lines[index]
+        vat_hits = [h for h in hits if h.field == "total_tax"]
+        for number, hit in enumerate(vat_hits):
+            # The rate is in the label ("TVA 20 %") or right after it ("Montant TVA 20 %").
+            rate = parse_rate(line.folded[hit.start : hit.end + 12])
+            if rate is None:
+                continue
+            following = vat_hits[number + 1] if number + 1 < len(vat_hits) else None
+            mine = [c for c in vat_candidates if _value_of(doc, hit, following, c)]
+            if not mine:
+                continue
+            best = max(mine, key=lambda c: c.confidence)
+            base = _printed_base(doc.lines[best.line], best) if best.line == index else None
             if base is not None and not rate_holds(base, rate, Decimal(best.value)):
                 continue  # not this rate's VAT
             rate_lines.append((index, rate, best))
@@ -1516,6 +1516,24 @@ def _vat_breakdown(
             parts.update(c for _, _, c in block)
         block = [item] if item is not None else []
     return sums, parts
+
+
+def _value_of(doc: Doc, hit: Hit, following: Hit | None, candidate: Candidate) -> bool:
+    """Whether ``candidate`` is the value of the VAT label ``hit``: after it on its line
+    (before the next VAT label), or under its cell on the next line."""
+    if candidate.line == hit.line:
+        return candidate.start >= hit.end and (
+            following is None or candidate.start < following.start
+        )
+    if candidate.line != hit.line + 1:
+        return False
+    label_line, line = doc.lines[hit.line], doc.lines[candidate.line]
+    x0, _, x1, _ = line.box(candidate.start, candidate.end)
+    cell = next((seg for seg in label_line.segments if hit.start < seg[1]), None)
+    if cell is None:
+        return False
+    hx0, _, hx1, _ = label_line.box(*cell)
+    return (x0 <= hx1 + 3 and x1 >= hx0 - 3) or _under_cell(label_line, hit.start, x0, x1)
 
 
 def _printed_base(line: Line, vat: Candidate) -> Decimal | None:
