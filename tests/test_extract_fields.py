@@ -729,6 +729,16 @@ def test_service_code_under_its_header_not_the_next_header() -> None:
     assert found.service_code.value == "COMPTA-71"
 
 
+def test_a_wrapped_name_beside_a_smaller_block_is_joined() -> None:
+    found = fields_of(
+        row(152, (45, "DESTINATAIRE"), (300, "ADRESSE DE LIVRAISON"), size=6.5),
+        row(163, (45, "DIRECTION GÉNÉRALE DES FINANCES"), (300, "Atelier des services"), size=9),
+        row(174, (45, "PUBLIQUES"), size=9) + row(175, (300, "147 rue du Moulin"), size=7.5),
+        row(186, (45, "Service facturier de Nantes"), size=8),
+    )
+    assert found.recipient_name.value == "DIRECTION GÉNÉRALE DES FINANCES PUBLIQUES"
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),
