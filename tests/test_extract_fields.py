@@ -739,6 +739,17 @@ def test_a_wrapped_name_beside_a_smaller_block_is_joined() -> None:
     assert found.recipient_name.value == "DIRECTION GÉNÉRALE DES FINANCES PUBLIQUES"
 
 
+@pytest.mark.parametrize("heading", ["ENTREPRISE TITULAIRE", "Titulaire du marché"])
+def test_a_firm_named_entreprise_under_its_heading_is_a_name(heading: str) -> None:
+    found = fields_of(
+        row(40, (50, "FACTURE"), size=14),
+        row(152, (45, heading), size=6.5),
+        row(163, (45, "Entreprise du Littoral"), size=9),
+        row(174, (45, "144 avenue Pasteur 29200 Brest"), size=8),
+    )
+    assert found.supplier_name.value == "Entreprise du Littoral"
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

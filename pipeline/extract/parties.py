@@ -292,12 +292,13 @@ def _has_heading(doc: Doc, role: str) -> bool:
 
 
 def _is_heading(text: str) -> bool:
-    """A block heading ("ENTREPRISE TITULAIRE", "MAÎTRE D'ŒUVRE"), not a name."""
+    """A block heading ("ENTREPRISE TITULAIRE", "MAÎTRE D'ŒUVRE", "Titulaire du
+    marché"), not a name that holds a role word ("Entreprise du Littoral")."""
     folded = fold_text(text)
     if folded.startswith("ministere"):
         return False
     words = re.findall(r"[a-z']+", folded)
-    return len(words) <= 4 and last_role(folded) is not None
+    return len(words) <= 4 and last_role(folded) is not None and _only_role_words(text)
 
 
 _LEGAL_FORM_EDGE = re.compile(
@@ -407,7 +408,15 @@ def _only_role_words(text: str) -> bool:
     rest = fold_text(text)
     for _, pattern in _ROLE_PATTERNS:
         rest = pattern.sub(" ", rest)
-    return not re.sub(r"\b(?:de|du|des|la|le|les|l|d)\b|[^a-z]", "", rest)
+    return not re.sub(rf"\b(?:{_HEADING_FILLERS})\b|[^a-z]", "", rest)
+
+
+#: Words a block heading may hold beside its role: "Titulaire du marché", "Maître
+#: d'ouvrage délégué", "Coordonnées du client".
+_HEADING_FILLERS = (
+    r"de|du|des|la|le|les|l|d|marche|travaux|lot|principal|delegue|coordonnees|adresse|"
+    r"informations|identite"
+)
 
 
 def _in_headed_block(doc: Doc, index: int, start: int, end: int) -> bool:
