@@ -344,6 +344,8 @@ _INK_LEVEL = 160
 _RULE_WINDOW_MEAN = 50
 #: Window means (255 is paper) of a paper window, and of a window with a few dots in it.
 _PAPER_WINDOW_MEAN = 250
+#: A pixel column of a leader's band holding some ink: "1", else "0".
+_INK_COLUMN_MARKS = bytes(ord("1") if v < _PAPER_WINDOW_MEAN else ord("0") for v in range(256))
 _DOTS_WINDOW_MEAN = 40
 
 
@@ -459,8 +461,20 @@ def erase_leaders(image: Image.Image, *, dpi: int) -> Image.Image:
     for y in range(gap + above, height - gap - below):
         row = y * columns
         for match in run.finditer(flags, row, row + columns):
-            x0, x1 = (match.start() - row) * window, (match.end() - row) * window - 1
-            draw.rectangle((x0, y - 2, x1, y + dot + 2), fill=255)
+            x0, x1 = (match.start() - row) * window, (match.end() - row) * window
+            band = (x0, y - 2, x1, y + dot + 3)
+            # Only the dots: a mark wider than a dot, or one that goes on above the
+            # band, is part of a glyph (the foot or the stem of a "1" right after the
+            # leader) and stays.
+            columns_ink = image.crop(band).resize((x1 - x0, 1), Image.Resampling.BOX)
+            marks = columns_ink.tobytes().translate(_INK_COLUMN_MARKS)
+            for mark in re.finditer(rb"1+", marks):
+                left, right = x0 + mark.start(), x0 + mark.end()
+                if right - left > 2 * dot + 2:
+                    continue
+                over = image.crop((left, y - 2 - gap, right, y - 2))
+                if over.resize((1, 1), Image.Resampling.BOX).tobytes()[0] >= _PAPER_WINDOW_MEAN:
+                    draw.rectangle((left, y - 2, right - 1, y + dot + 2), fill=255)
     return erased
 
 
