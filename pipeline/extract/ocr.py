@@ -11,9 +11,13 @@ This is the only module that imports pytesseract. One page goes through:
    (``image_to_osd``) decides whether the page is turned by 90, 180 or 270 degrees; the
    turned page is read again and the better reading kept. OSD costs about as much as
    reading a simple page, so upright pages (nearly all) do not pay for it;
-6. table rules are erased before reading: a cell border next to a word makes Tesseract
-   read the word as garbage or drop the row. A rule is a thin run of ink much longer
-   than any letter stroke (see ``erase_rules``), so bold text keeps its letters;
+6. before reading, dark bands, sidebars and totals boxes printed in reverse video are
+   inverted (``invert_dark_bands``: white letters on navy read poorly); table rules are
+   erased: a cell border next to a word makes Tesseract read the word as garbage or
+   drop the row. A rule is a thin run of ink much longer than any letter stroke (see
+   ``erase_rules``), so bold text keeps its letters; dotted leaders ("Total HT ......")
+   are erased too (``erase_leaders``), since Tesseract reads them as letters that run
+   into the label;
 7. ``--psm 6`` drops text much larger than the body (titles such as FACTURE, letterheads)
    and sometimes whole shaded table rows: the bands of ink no word covers are cropped
    (neighbouring bands as one block) and read again;
