@@ -1660,12 +1660,11 @@ def _deductions(doc: Doc) -> list[list[Decimal]]:
         match = _DEDUCTION_RE.search(line.folded)
         if not match:
             continue
-        amounts = find_amounts(line, match.end(), len(line.folded))
+        amounts, at = find_amounts(line, match.end(), len(line.folded)), index
         if not amounts:
-            amounts = _amounts_under(doc, index, match.start())
-            index += 1 if amounts else 0
+            amounts, at = _amounts_under(doc, index, match.start()), index + 1
         if amounts:
-            found.append((index, Decimal(amounts[-1].text)))
+            found.append((at, Decimal(amounts[-1].text)))
     if not found:
         return [[]]
     last_block = [found[-1]]

@@ -509,8 +509,8 @@ def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
     # OCR boxes hug the glyphs (an accent makes a word taller): looser tolerances.
     ocr = line.page.source is FieldSource.OCR
     # Sizes of the name's own cells: a block beside it may be printed smaller.
-    own = next((seg for seg in line.segments if abs(line.box(*seg)[0] - x0) < 6), None)
-    height = line.box(*own)[3] - line.box(*own)[1] if own else line.height
+    own = next((line.box(*seg) for seg in line.segments if abs(line.box(*seg)[0] - x0) < 6), None)
+    height = own[3] - own[1] if own else line.height
     same_size = abs((nbottom - ntop) - height) <= (0.35 if ocr else 0.1) * height
     close = nxt.top - line.bottom < (0.9 if ocr else 0.6) * line.height
     aligned = abs(nx0 - x0) < (6 if ocr else 2)
