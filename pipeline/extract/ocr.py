@@ -188,9 +188,9 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
 def _without_specks(words: list[_RawWord]) -> list[_RawWord]:
     """Without the doubtful words under half the usual height: specks of a shaded cell
     or of a rule read as letters ("N° ee pièce"), which would split a line in two; and
-    without the vertical rules of a box read as "|" or "[", taller than the text, which
-    would stand inside a name or before a block heading ("| DESTINATAIRE"). A lone bar
-    is a rule: printed text uses it as a separator at most, and the gap stays."""
+    without the vertical rules of a box read as a lone "|" or "[", which would stand
+    inside a name or before a block heading ("| DESTINATAIRE"). A lone bar is a rule:
+    printed text uses it as a separator at most, and the gap stays."""
     words = [w for w in words if not _RULE_GLYPHS_RE.fullmatch(w.text)]
     if len(words) < 5:
         return words
@@ -417,7 +417,7 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
             right += 1
         box = (left, top, right, last + 1)
         crop = inverted.crop(box)
-        if sum(crop.resize((1, 1), Image.Resampling.BOX).tobytes()) < 128:  # dark overall
+        if crop.resize((1, 1), Image.Resampling.BOX).tobytes()[0] < 128:  # dark overall
             inverted.paste(ImageOps.invert(crop), box)
     return inverted
 
