@@ -260,6 +260,7 @@ def test_split_identifier_after_a_dash() -> None:
         ("Date : 1er avril 2024", "2024-04-01"),
         ("Date : 3 février 2025", "2025-02-03"),
         ("Émise le 05/08/24", "2024-08-05"),
+        ("Date facture : 2024-05-23", "2024-05-23"),
     ],
 )
 def test_issue_date_wordings(text: str, expected: str) -> None:

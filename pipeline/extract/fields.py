@@ -124,6 +124,8 @@ _NUMERIC_DATE_RE = re.compile(
     r"(?<![\d/.-])(?P<d>\d{1,2})\s?(?P<sep>[/.-])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
     r"(?P<y>\d{4}|\d{2})(?![\d])"
 )
+#: ISO dates, as accounting exports print them: 2024-03-12.
+_ISO_DATE_RE = re.compile(r"(?<![\d/.-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d/.-])")
 _WRITTEN_DATE_RE = re.compile(
     r"(?<!\w)(?P<d>1er|\d{1,2})\s+(?P<m>"
     + "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -156,9 +158,9 @@ def format_amount(value: Decimal) -> str:
 
 
 def parse_date(text: str) -> date | None:
-    """The date printed in ``text`` (dd/mm/yyyy, dd.mm.yy, ``1er avril 2024`` …)."""
+    """The date printed in ``text`` (dd/mm/yyyy, dd.mm.yy, yyyy-mm-dd, ``1er avril 2024`` …)."""
     folded = fold_text(text).strip()
-    for regex in (_NUMERIC_DATE_RE, _WRITTEN_DATE_RE):
+    for regex in (_NUMERIC_DATE_RE, _ISO_DATE_RE, _WRITTEN_DATE_RE):
         match = regex.fullmatch(folded)
         if match:
             return _date_value(match)
@@ -230,7 +232,7 @@ def find_amounts(line: Line, start: int, end: int) -> list[Value]:
 
 def find_dates(line: Line, start: int, end: int) -> list[Value]:
     values = []
-    for regex in (_NUMERIC_DATE_RE, _WRITTEN_DATE_RE):
+    for regex in (_NUMERIC_DATE_RE, _ISO_DATE_RE, _WRITTEN_DATE_RE):
         for match in regex.finditer(line.folded, start, end):
             parsed = _date_value(match)
             if parsed is not None:
