@@ -751,6 +751,16 @@ def test_a_firm_named_entreprise_under_its_heading_is_a_name(heading: str) -> No
     assert found.supplier_name.value == "Entreprise du Littoral"
 
 
+def test_leader_dots_read_as_letters_do_not_hide_the_reference() -> None:
+    ocr_page = page(
+        row(100, (50, "N° du document"), conf=0.95)
+        + row(100, (160, "lemenshs sn"), conf=0.3)
+        + row(100, (260, "DGD-2025-986"), conf=0.95),
+        source=FieldSource.OCR,
+    )
+    assert find_fields([ocr_page]).fields.invoice_number.value == "DGD-2025-986"
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

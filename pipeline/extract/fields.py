@@ -864,11 +864,29 @@ def _same_line(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
     line = doc.lines[hit.line]
     end = _region_end(doc, hit)
     values = finder(line, hit.end, end)
+    if not values and line.page.source is FieldSource.OCR:
+        # Dots of a leader read as letters between the label and its value ("N° du
+        # document | lemenshs sn | DGD-2025-986"): a doubtful cell without digits is
+        # skipped.
+        cells = [(s, e) for s, e in line.segments if s >= hit.end and e <= end]
+        first = cells[0] if cells else None
+        if len(cells) >= 2 and first and _junk_cell(line, *first):
+            values = finder(line, cells[1][0], end)
     if hit.field in _FIRST_VALUE_ONLY:
         values = values[:1]
     for rank, value in enumerate(values[:3]):
         position = (1.0, 0.8, 0.65)[rank]
         yield _candidate(doc, hit, value, hit.line, position)
+
+
+def _junk_cell(line: Line, start: int, end: int) -> bool:
+    """OCR noise: letters read with little confidence and no digit."""
+    text = line.folded[start:end]
+    return not any(c.isdigit() for c in text) and line.confidence(start, end) < _JUNK_CONFIDENCE
+
+
+#: Under this reader confidence a cell of letters between a label and its value is noise.
+_JUNK_CONFIDENCE = 0.6
 
 
 def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
