@@ -1175,6 +1175,25 @@ def test_etat_acompte_letterhead_is_the_maitre_d_oeuvre() -> None:
     assert classify([page(*etat_acompte_rows())]).value is DocumentKind.ETAT_ACOMPTE
 
 
+def test_a_titulaire_named_entreprise_keeps_its_block_heading() -> None:
+    rows = [
+        row(40, (50, "Agence Giraud & Durand"), size=13),
+        row(58, (50, "N° Siret : 236 271 128 00068")),
+        row(90, (50, "PROJET DE DÉCOMPTE GÉNÉRAL"), size=14),
+        row(130, (50, "MAÎTRE D'OUVRAGE"), size=7),
+        row(141, (50, "CENTRE HOSPITALIER DE LE HAVRE")),
+        row(153, (50, "N° Siret 267 621 639 00041")),
+        row(180, (50, "ENTREPRISE TITULAIRE"), size=7),
+        row(191, (50, "ENTREPRISE DU VAL DE LOIRE")),
+        row(203, (50, "49 place Jean Jaurès 86000 Poitiers")),
+        row(215, (50, "N° Siret 476 123 500 00037")),
+    ]
+    values = find_fields([page(*rows)], kind=DocumentKind.PROJET_DECOMPTE_GENERAL).fields.values()
+    assert values["supplier_siret"] == "47612350000037"
+    assert values["moe_siret"] == "23627112800068"
+    assert values["moa_siret"] == "26762163900041"
+
+
 def test_header_number_line_under_the_title() -> None:
     found = fields_of(row(80, (300, "FACTURE"), size=16), row(100, (300, "N° : 2024-117")))
     assert found.invoice_number.value == "2024-117"

@@ -74,6 +74,7 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     cx0, cx1 = min(cx0, vx0), max(cx1, vx1)
     previous_top = line.top
     lines_up = 0
+    fallback: RoleGuess | None = None
     public_body = bool(_PUBLIC_BODY_RE.search(line.folded[context_start:start]))
     for index in reversed(doc.page_lines(line_index)):
         if index >= line_index:
@@ -89,9 +90,14 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         lines_up += 1
         previous_top = above.top
         role = last_role(in_column)
-        if role:
+        if role and _FIRM_NAMED_ENTREPRISE_RE.match(in_column) and not _is_heading(in_column):
+            # "ENTREPRISE DU VAL DE LOIRE": the firm's name, under its block's heading.
+            fallback = fallback or RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
+        elif role:
             return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
         public_body = public_body or bool(_PUBLIC_BODY_RE.search(in_column))
+    if fallback is not None:
+        return fallback
     # Where the block starts, not the number: a letterhead line centred on the page
     # prints its SIRET right of the middle.
     by_position = _role_by_position(line, line.segment_x(context_start)[0])
@@ -101,6 +107,9 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         return RoleGuess("recipient", 0.75 if by_position.role == "recipient" else 0.6)
     return by_position
 
+
+#: A firm's name that opens with the word "Entreprise", not a heading.
+_FIRM_NAMED_ENTREPRISE_RE = re.compile(r"\s*entreprise\s+(?!titulaire\b)[a-z]")
 
 _PUBLIC_BODY_RE = re.compile(
     r"\b(?:commune|mairie|ville\s+de|departement|conseil\s+(?:departemental|regional)|region|"
