@@ -761,6 +761,17 @@ def test_leader_dots_read_as_letters_do_not_hide_the_reference() -> None:
     assert find_fields([ocr_page]).fields.invoice_number.value == "DGD-2025-986"
 
 
+def test_weak_amounts_of_a_column_never_complete_the_totals_by_chance() -> None:
+    found = fields_of(
+        row(200, (50, "Désignation"), (450, "Montant HT")),
+        row(215, (50, "Serveur"), (450, "11 381,40")),
+        row(230, (50, "Licences"), (450, "9 555,60")),
+        row(245, (50, "Maintenance"), (450, "9 595,60")),
+        row(300, (50, "TVA 20 % : 40,00")),
+    )
+    assert found.total_incl_tax.value is None  # 9 555,60 + 40,00 is a line, not the TTC
+
+
 def test_labels_of_a_key_value_grid_are_not_the_letterhead() -> None:
     found = fields_of(
         row(40, (50, "FACTURE"), (380, "Constructions Durand SCOP"), size=12),

@@ -1438,6 +1438,10 @@ def _amount_fields(
 _TOTALS = ("total_excl_tax", "total_tax", "total_incl_tax")
 
 
+#: A runner-up total candidate this sure may complete HT + TVA = TTC.
+_RUNNER_UP_CONFIDENCE = 0.5
+
+
 def _derive_missing_total(
     doc: Doc, by_field: dict[str, list[Candidate]], findings: list[Finding]
 ) -> None:
@@ -1449,9 +1453,15 @@ def _derive_missing_total(
         return
     name = missing[0]
     first, second = (by_field[other] for other in _TOTALS if other != name)
+
     # Not only each one's best: the VAT's best may be one line of a breakdown whose sum
-    # is the one that adds up ("TVA 20 %", "TVA 5,5 %" and their sum).
-    for a, b in itertools.product(_top_distinct(first, 3), _top_distinct(second, 3)):
+    # is the one that adds up ("TVA 20 %", "TVA 5,5 %" and their sum). Runners-up must
+    # be well labelled: weak ones (a column of line amounts) would add up by chance.
+    def options(candidates: list[Candidate]) -> list[Candidate]:
+        ranked = _top_distinct(candidates, 3)
+        return ranked[:1] + [c for c in ranked[1:] if c.confidence >= _RUNNER_UP_CONFIDENCE]
+
+    for a, b in itertools.product(options(first), options(second)):
         x, y = Decimal(a.value), Decimal(b.value)
         target = x + y if name == "total_incl_tax" else y - x
         if target > 0 and _printed_total(doc, by_field, name, format_amount(target), findings):
