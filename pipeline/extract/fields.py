@@ -911,7 +911,9 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
         in_column = False
         for start, end in line.segments:
             sx0, _, sx1, _ = line.box(start, end)
-            if (sx1 < lx0 - 3 or sx0 > lx1 + 3) and not _nearest_header(label_line, hit, sx0, sx1):
+            if (sx1 < lx0 - 3 or sx0 > lx1 + 3) and not _under_cell(
+                label_line, hit.start, sx0, sx1
+            ):
                 continue  # another column
             in_column = True
             if _row_labelled(doc, index, start, end):
@@ -929,23 +931,22 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return
 
 
-def _nearest_header(label_line: Line, hit: Hit, x0: float, x1: float) -> bool:
-    """Whether a cell under the label line that no cell of that line overlaps belongs to
-    the label's cell: a centred header over a right-aligned amount ("TVA" over
-    "1 953,11 €"), a value indented under its label, an amount right-aligned in the cell
-    of a strip whose label starts at the cell's left edge."""
-    return _under_cell(label_line, hit.start, x0, x1)
+def _cell_index(line: Line, start: int) -> int | None:
+    """The cell (tab-delimited segment) holding ``start``; a label matched from the tab
+    before its cell starts in that cell."""
+    return next((i for i, (_, e) in enumerate(line.segments) if start < e), None)
 
 
 def _under_cell(label_line: Line, start: int, x0: float, x1: float) -> bool:
-    """Whether the text from ``x0`` to ``x1`` on a line below sits under the cell of
-    ``label_line`` holding ``start``, overlapping no other cell: it belongs to the last
-    cell that starts before it ends, and starts before the next cell does (or within
-    two cell widths of the last one, or one pitch of the strip). What starts left of
-    the cell (a sidebar) is never under it."""
+    """Whether the text from ``x0`` to ``x1`` on a line below, overlapping no cell of
+    ``label_line``, belongs to the cell holding ``start``: a centred header over a
+    right-aligned amount ("TVA" over "1 953,11 €"), a value indented under its label, an
+    amount right-aligned in the cell of a strip whose label starts at the cell's left
+    edge. It belongs to the last cell that starts before it ends, and starts before the
+    next cell does (or within two cell widths of the last one, or one pitch of the
+    strip). What starts left of the cell (a sidebar) is never under it."""
     boxes = [label_line.box(s, e) for s, e in label_line.segments]
-    # A label matched from the tab before its cell starts in that cell.
-    own = next((i for i, (_, e) in enumerate(label_line.segments) if start < e), None)
+    own = _cell_index(label_line, start)
     if own is None:
         return False
     if any(x1 >= bx0 - 3 and x0 <= bx1 + 3 for i, (bx0, _, bx1, _) in enumerate(boxes) if i != own):
@@ -960,6 +961,16 @@ def _under_cell(label_line: Line, start: int, x0: float, x1: float) -> bool:
         pitch = bx0 - boxes[own - 1][0] if own else 0.0
         limit = max(bx1 + 2 * max(bx1 - bx0, 20.0), bx0 + pitch)
     return bx0 - 3 <= x0 < limit
+
+
+def _in_cell_column(label_line: Line, start: int, x0: float, x1: float) -> bool:
+    """Text from ``x0`` to ``x1`` on the next line overlaps the cell holding ``start``
+    or sits under it (``_under_cell``)."""
+    own = _cell_index(label_line, start)
+    if own is None:
+        return False
+    cx0, _, cx1, _ = label_line.box(*label_line.segments[own])
+    return (x0 <= cx1 + 3 and x1 >= cx0 - 3) or _under_cell(label_line, start, x0, x1)
 
 
 def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
@@ -1557,13 +1568,8 @@ def _value_of(doc: Doc, hit: Hit, following: Hit | None, candidate: Candidate) -
         )
     if candidate.line != hit.line + 1:
         return False
-    label_line, line = doc.lines[hit.line], doc.lines[candidate.line]
-    x0, _, x1, _ = line.box(candidate.start, candidate.end)
-    cell = next((seg for seg in label_line.segments if hit.start < seg[1]), None)
-    if cell is None:
-        return False
-    hx0, _, hx1, _ = label_line.box(*cell)
-    return (x0 <= hx1 + 3 and x1 >= hx0 - 3) or _under_cell(label_line, hit.start, x0, x1)
+    x0, _, x1, _ = doc.lines[candidate.line].box(candidate.start, candidate.end)
+    return _in_cell_column(doc.lines[hit.line], hit.start, x0, x1)
 
 
 def _printed_base(line: Line, vat: Candidate) -> Decimal | None:
@@ -1716,11 +1722,10 @@ def _amounts_under(doc: Doc, index: int, start: int) -> list[Value]:
     below = doc.lines[index + 1]
     if below.page is not line.page or below.top - line.bottom > 2 * line.height:
         return []
-    x0, _, x1, _ = line.box(*line.segment_of(start))
     amounts = []
     for s, e in below.segments:
         bx0, _, bx1, _ = below.box(s, e)
-        if (bx0 <= x1 + 3 and bx1 >= x0 - 3) or _under_cell(line, start, bx0, bx1):
+        if _in_cell_column(line, start, bx0, bx1):
             amounts += find_amounts(below, s, e)
     return amounts
 
