@@ -234,6 +234,66 @@ def test_empty_cell_under_a_header_is_null_not_the_next_line() -> None:
     assert found.contract_number.value is None
 
 
+@pytest.mark.parametrize("offset", [6.0, 8.0])
+def test_value_centred_in_a_taller_cell_beside_its_label(offset: float) -> None:
+    # The value sits lower than its label, far enough to be a line of its own.
+    found = fields_of(
+        row(200, (50, "Marché n°")),
+        row(200 + offset, (200, "2024-MAPA-017")),
+        row(230, (50, "Montant HT")),
+        row(230 + offset, (200, "1 234,00 €"), size=12),
+    )
+    assert found.contract_number.value == "2024-MAPA-017"
+    assert found.total_excl_tax.value == "1234.00"
+
+
+def test_the_row_below_a_label_is_not_beside_it() -> None:
+    found = fields_of(
+        row(200, (50, "Marché n°")),
+        row(212, (50, "Objet"), (200, "Réfection de la toiture")),
+    )
+    assert found.contract_number.value is None
+
+
+@pytest.mark.parametrize("value_top", [200.0, 205.5, 211.0])
+@pytest.mark.parametrize(
+    ("upper", "lower", "field", "printed", "expected"),
+    [
+        ("Numéro de", "marché", "contract_number", "2024-MAPA-017", "2024-MAPA-017"),
+        ("Montant total", "HT", "total_excl_tax", "1 234,00", "1234.00"),
+        ("Net à", "payer", "amount_due", "1 480,80", "1480.80"),
+        ("N° d'engage-", "ment juridique", "engagement_number", "4500123456", "4500123456"),
+        ("Code", "service", "service_code", "SE-TECH-04", "SE-TECH-04"),
+    ],
+)
+def test_a_label_wrapped_over_two_lines_of_its_cell(
+    upper: str, lower: str, field: str, printed: str, expected: str, value_top: float
+) -> None:
+    # The value beside the first line, centred on both, or beside the second.
+    found = fields_of(row(200, (50, upper)), row(211, (50, lower)), row(value_top, (200, printed)))
+    assert found.value(field) == expected
+
+
+def test_a_wrapped_header_labels_the_value_under_it() -> None:
+    found = fields_of(
+        row(200, (50, "Numéro de"), (200, "Date de")),
+        row(209, (50, "marché"), (200, "la facture")),
+        row(222, (50, "2024-MAPA-017"), (200, "12/03/2024")),
+    )
+    assert found.contract_number.value == "2024-MAPA-017"
+    assert found.issue_date.value == "2024-03-12"
+
+
+def test_stacked_labels_are_not_one_wrapped_label() -> None:
+    # "Date" over "Facture n°" are two labels, not "Date facture".
+    found = fields_of(
+        row(200, (50, "Date"), (200, "12/03/2024")),
+        row(211, (50, "Facture n°"), (200, "FA-2024-0153")),
+    )
+    assert found.issue_date.value == "2024-03-12"
+    assert found.invoice_number.value == "FA-2024-0153"
+
+
 def test_ocr_colon_read_as_a_letter() -> None:
     assert (
         value(row(100, (50, "FACTURE N° à IMF-25-00318")), field="invoice_number") == "IMF-25-00318"

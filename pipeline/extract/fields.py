@@ -755,24 +755,30 @@ def build_doc(pages: Sequence[Page]) -> Doc:
     lines = tuple(
         line for page in sorted(pages, key=lambda p: p.number) for line in group_lines(page)
     )
-    return Doc(lines=lines, hits=tuple(_line_hits(line, i) for i, line in enumerate(lines)))
+    hits = [_line_hits(line, i) for i, line in enumerate(lines)]
+    _join_wrapped_labels(lines, hits)
+    return Doc(lines=lines, hits=tuple(hits))
 
 
-def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
-    found: list[Hit] = []
+def _label_matches(text: str) -> Iterable[tuple[Label, int, int]]:
+    """Every label wording in ``text`` whose surroundings allow it."""
     for label in LABELS:
-        for match in label.pattern.finditer(line.folded):
+        for match in label.pattern.finditer(text):
             if match.end() == match.start():
                 continue
-            before = line.folded[max(0, match.start() - 40) : match.start()]
-            after = line.folded[match.end() : match.end() + 40]
+            before = text[max(0, match.start() - 40) : match.start()]
+            after = text[match.end() : match.end() + 40]
             if label.not_before and label.not_before.search(before):
                 continue
             if label.not_after and label.not_after.search(after):
                 continue
             if label.need_before and not label.need_before.search(before):
                 continue
-            found.append(Hit(label, index, match.start(), match.end()))
+            yield label, match.start(), match.end()
+
+
+def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
+    found = [Hit(label, index, start, end) for label, start, end in _label_matches(line.folded)]
     found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
@@ -782,6 +788,83 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return tuple(sorted(kept, key=lambda h: h.start))
+
+
+#: A cell ending on one of these words goes on on the next line ("Numéro de" | "marché").
+_DANGLING_END_RE = re.compile(r"(?:\b(?:de|du|des|d'|la|le|l'|a|au|en|et)|[-/'])\s*$")
+
+
+def _join_wrapped_labels(lines: Sequence[Line], hits: list[tuple[Hit, ...]]) -> None:
+    """Labels wrapped over two lines of a narrow cell ("Montant total" over "HT",
+    "Numéro de" over "marché"): a wording that runs from the end of a cell into the cell
+    printed right under it, aligned with it, becomes a hit on both lines, so that the
+    value is found beside either line or under the second. Two labels stacked in a
+    column ("Date" over "Facture n°") are not one: a wording is joined only where the
+    lower cell holds no other field's label, nor the upper one unless it dangles."""
+    for i, line in enumerate(lines):
+        for j in range(i + 1, min(i + 3, len(lines))):
+            below = lines[j]
+            if below.page is not line.page:
+                break
+            if below.top - line.bottom > 0.6 * line.height:
+                break
+            if not 0.75 * line.height <= below.height <= 1.34 * line.height:
+                continue
+            for upper in line.segments:
+                lower = _cell_aligned_under(line, upper, below)
+                if lower is not None:
+                    _join_cells(lines, hits, (i, upper), (j, lower))
+
+
+def _cell_aligned_under(line: Line, cell: tuple[int, int], below: Line) -> tuple[int, int] | None:
+    """The cell of ``below`` set left-, centre- or right-aligned under ``cell``."""
+    x0, _, x1, _ = line.box(*cell)
+    for other in below.segments:
+        ox0, _, ox1, _ = below.box(*other)
+        if abs(ox0 - x0) <= 3 or abs(ox1 - x1) <= 3 or abs((ox0 + ox1 - x0 - x1) / 2) <= 3:
+            return other
+    return None
+
+
+def _join_cells(
+    lines: Sequence[Line],
+    hits: list[tuple[Hit, ...]],
+    upper: tuple[int, tuple[int, int]],
+    lower: tuple[int, tuple[int, int]],
+) -> None:
+    (i, (u_start, u_end)), (j, (d_start, d_end)) = upper, lower
+    top_text = lines[i].folded[u_start:u_end].rstrip()
+    bottom_text = lines[j].folded[d_start:d_end]
+    hyphenated = re.search(r"[a-z]-$", top_text) is not None
+    joined = (top_text[:-1] if hyphenated else top_text + " ") + bottom_text
+    seam = len(joined) - len(bottom_text)
+    dangling = _DANGLING_END_RE.search(top_text) is not None
+    best: tuple[Label, int, int] | None = None
+    for label, start, end in _label_matches(joined):
+        crosses_seam = start < seam - (not hyphenated) and end > seam
+        if label.field is None or not crosses_seam:
+            continue
+        if best is None or end - start > best[2] - best[1]:
+            best = (label, start, end)
+    if best is None:
+        return
+    label, start, end = best
+    top_span = (u_start + start, u_start + len(top_text))
+    bottom_span = (d_start, d_start + end - seam)
+    for index, (span_start, span_end), may_override in (
+        (i, top_span, dangling),
+        (j, bottom_span, False),
+    ):
+        for hit in hits[index]:
+            if hit.start < span_end and hit.end > span_start:
+                if hit.field != label.field and not may_override:
+                    return  # a label of its own: two stacked labels, not one wrapped
+                if hit.field == label.field and hit.label.weight > label.weight:
+                    return  # the line alone says more
+    for index, (span_start, span_end) in ((i, top_span), (j, bottom_span)):
+        kept = [h for h in hits[index] if h.end <= span_start or h.start >= span_end]
+        kept.append(Hit(label, index, span_start, span_end))
+        hits[index] = tuple(sorted(kept, key=lambda h: h.start))
 
 
 def _spans_into_another_label(line: Line, hit: Hit, hits: list[Hit]) -> bool:
@@ -848,8 +931,41 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
+                candidates.extend(_beside_offset(doc, hit, finder))
                 candidates.extend(_below(doc, hit, finder))
     return candidates
+
+
+def _beside_offset(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
+    """The value right of its label but set a little higher or lower, so that it fell on
+    a line of its own: a value centred in a tall cell beside a label set at the cell's
+    top, or printed larger on the same baseline. It is the first cell right of the
+    label on a neighbouring line whose box overlaps the label's height."""
+    label_line = doc.lines[hit.line]
+    _, ltop, lx1, lbottom = label_line.box(hit.start, hit.end)
+    # The value must come before whatever else the label's line holds on its right.
+    right_limit = min(
+        (label_line.box(s, e)[0] for s, e in label_line.segments if s >= hit.end),
+        default=label_line.page.width,
+    )
+    for index in doc.page_lines(hit.line):
+        if index == hit.line or abs(index - hit.line) > 2:
+            continue
+        line = doc.lines[index]
+        for start, end in line.segments:
+            sx0, stop, sx1, sbottom = line.box(start, end)
+            if sx1 <= lx1 or sx0 >= right_limit:
+                continue
+            if sx0 < lx1 - 1:
+                break  # text under or over the label: another row
+            overlap = min(lbottom, sbottom) - max(ltop, stop)
+            if overlap <= 0.15 * min(lbottom - ltop, sbottom - stop):
+                break
+            if _row_labelled(doc, index, start, end):
+                break
+            for value in finder(line, start, end)[:1]:
+                yield _candidate(doc, hit, value, index, 0.85)
+            break
 
 
 def _region_end(doc: Doc, hit: Hit) -> int:
