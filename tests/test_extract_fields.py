@@ -284,6 +284,41 @@ def test_a_wrapped_header_labels_the_value_under_it() -> None:
     assert found.issue_date.value == "2024-03-12"
 
 
+@pytest.mark.parametrize(
+    ("heading", "field"),
+    [
+        ("MARCHÉ", "contract_number"),
+        ("Références du marché", "contract_number"),
+        ("Engagement juridique", "engagement_number"),
+        ("Service destinataire", "service_code"),
+    ],
+)
+def test_generic_cells_of_a_block_take_the_object_its_heading_names(
+    heading: str, field: str
+) -> None:
+    found = fields_of(
+        row(100, (50, "FACTURE"), size=16),
+        row(130, (50, "N° :"), (120, "FA-2024-0153")),
+        row(200, (300, heading)),
+        row(213, (300, "Objet :"), (370, "Réfection de la toiture")),
+        row(226, (300, "N° :"), (370, "X24-0017")),
+    )
+    assert found.value(field) == "X24-0017"
+    assert found.invoice_number.value == "FA-2024-0153"
+
+
+def test_a_generic_cell_far_from_any_heading_names_nothing() -> None:
+    found = fields_of(
+        row(100, (300, "MARCHÉ")),
+        row(113, (300, "Objet :"), (370, "Réfection")),
+        row(126, (300, "Lot :"), (370, "03")),
+        row(139, (300, "Durée :"), (370, "6 mois")),
+        row(152, (300, "Délai :"), (370, "3 semaines")),
+        row(165, (300, "Code :"), (370, "X24-0017")),
+    )
+    assert found.contract_number.value is None
+
+
 def test_stacked_labels_are_not_one_wrapped_label() -> None:
     # "Date" over "Facture n°" are two labels, not "Date facture".
     found = fields_of(

@@ -433,9 +433,10 @@ find_service_code = _identifier_finder(need_digit=False)
 # =========================================================================== labels
 
 
-# n°, N°, No., numéro, num.; and a lone "n" ending its cell, the "°" lost by OCR.
+# n°, N°, No., numéro, num.; a lone "n" ending its cell, the "°" lost by OCR, or read
+# as an apostrophe ("N' de facture").
 _N = (
-    r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$))"
+    r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$))|n'(?= )"
     # "No facture": a bare "No" only before the word it numbers.
     r"|no(?=\s+(?:de\s+|d')?(?:facture|avoir|piece|document|commande|marche|contrat|"
     r"engagement|bon|ej)\b))"
@@ -503,7 +504,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "invoice_number",
-        r"(?:^|\t)\s*(?:facture|avoir)\b(?= +[a-z]{0,4}[-/]?\d)",
+        r"(?:^|\t)\s*(?:facture|avoir)\b(?= *:? *[a-z]{0,4}[-/]?\d)",
         0.7,
     ),
     make_label(
@@ -701,7 +702,8 @@ LABELS: tuple[Label, ...] = (
     # A header cell above its value: "Marché public", "Contrat", "N° contrat".
     make_label(
         "contract_number",
-        rf"(?:^|\t)\s*(?:marche\s+public|contrat|{_N}\s*(?:de\s+|du\s+)?contrat)\s*:?\s*(?=\t|$)",
+        r"(?:^|\t)\s*(?:marche\s+public(?:\s+de\s+(?:travaux|services|fournitures))?|contrat|"
+        rf"{_N}\s*(?:de\s+|du\s+)?contrat)\s*:?\s*(?=\t|$)",
         0.75,
     ),
     # Other wordings of the contract reference on public invoices.
@@ -757,6 +759,7 @@ def build_doc(pages: Sequence[Page]) -> Doc:
     )
     hits = [_line_hits(line, i) for i, line in enumerate(lines)]
     _join_wrapped_labels(lines, hits)
+    _label_generic_cells_under_headings(lines, hits)
     return Doc(lines=lines, hits=tuple(hits))
 
 
@@ -865,6 +868,78 @@ def _join_cells(
         kept = [h for h in hits[index] if h.end <= span_start or h.start >= span_end]
         kept.append(Hit(label, index, span_start, span_end))
         hits[index] = tuple(sorted(kept, key=lambda h: h.start))
+
+
+#: A cell naming no object ("N° :", "Référence", "Code"), its value beside or under it.
+_GENERIC_CELL_RE = re.compile(
+    r"\s*(?:numero|n\s?[°o*]|no\.|ref(?:erence)?s?\b\.?|identifiant|id\b\.?|code)\s*:?\s*"
+    r"(?=$|[a-z]{0,6}[-/_. ]?\d)"
+)
+#: Section headings that say whose number the generic cells under them hold.
+_SECTION_HEADINGS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "contract_number",
+        re.compile(
+            r"\s*(?:(?:le\s+|references?\s+(?:du\s+)?|identification\s+du\s+)?marche"
+            r"(?:\s+public)?(?:\s+de\s+(?:travaux|services|fournitures))?|(?:le\s+)?contrat|"
+            r"(?:l')?accord[- ]cadre)\s*:?\s*$"
+        ),
+    ),
+    (
+        "engagement_number",
+        re.compile(
+            r"\s*(?:engagement(?:\s+juridique)?|(?:bon\s+de\s+)?commande|"
+            r"references?\s+(?:de\s+(?:la\s+)?)?commande)\s*:?\s*$"
+        ),
+    ),
+    ("service_code", re.compile(r"\s*service(?:\s+(?:destinataire|executant))?\s*:?\s*$")),
+)
+_SECTION_LABELS = {
+    field: Label(field=field, pattern=pattern, weight=0.75) for field, pattern in _SECTION_HEADINGS
+}
+
+
+def _label_generic_cells_under_headings(lines: Sequence[Line], hits: list[tuple[Hit, ...]]) -> None:
+    """A generic cell ("N° :", "Référence") in a block headed « MARCHÉ », « Engagement
+    juridique » or « Service destinataire » labels that object's number: the heading
+    names it once for the lines of the block (number, lot, notification date)."""
+    for i, line in enumerate(lines):
+        for start, end in line.segments:
+            match = _GENERIC_CELL_RE.match(line.folded, start, end)
+            if match is None or match.end() == start:
+                continue
+            span = (start, start + len(match.group().rstrip()))
+            overlapping = [h for h in hits[i] if h.start < span[1] and h.end > span[0]]
+            if any(h.field != "invoice_number" or h.label.weight > 0.6 for h in overlapping):
+                continue  # a label of its own
+            field = _section_heading_above(lines, i, line.box(start, end))
+            if field is None:
+                continue
+            kept = [h for h in hits[i] if h not in overlapping]
+            kept.append(Hit(_SECTION_LABELS[field], i, *span))
+            hits[i] = tuple(sorted(kept, key=lambda h: h.start))
+
+
+def _section_heading_above(
+    lines: Sequence[Line], index: int, box: tuple[float, float, float, float]
+) -> str | None:
+    """The field named by the nearest heading cell above, in the cell's column, within
+    the few lines of a block."""
+    x0, _, x1, _ = box
+    for above in range(index - 1, max(-1, index - 5), -1):
+        line = lines[above]
+        if line.page is not lines[index].page:
+            return None
+        for start, end in line.segments:
+            hx0, _, hx1, _ = line.box(start, end)
+            if not (abs(hx0 - x0) < 20 or (hx1 > x0 and hx0 < x1)):
+                continue
+            if _TITLE_CELL_RE.match(line.folded, start, end):
+                return None  # the piece's own block: its number is the piece's
+            for field, heading in _SECTION_HEADINGS:
+                if heading.match(line.folded, start, end):
+                    return field
+    return None
 
 
 def _spans_into_another_label(line: Line, hit: Hit, hits: list[Hit]) -> bool:
