@@ -319,6 +319,28 @@ def test_a_generic_cell_far_from_any_heading_names_nothing() -> None:
     assert found.contract_number.value is None
 
 
+def test_captions_printed_under_their_values_as_on_a_form() -> None:
+    found = fields_of(
+        row(200, (50, "2024-MAPA-017"), size=10),
+        row(211, (50, "N° de marché"), size=6),
+        row(230, (50, "4500123456"), size=10),
+        row(241, (50, "N° d'engagement"), size=6),
+    )
+    assert found.contract_number.value == "2024-MAPA-017"
+    assert found.engagement_number.value == "4500123456"
+
+
+def test_an_evenly_spaced_list_of_labels_over_values_reads_downwards() -> None:
+    found = fields_of(
+        row(200, (50, "N° de marché"), size=8),
+        row(210, (50, "2024-MAPA-017"), size=10),
+        row(226, (50, "N° d'engagement"), size=8),
+        row(236, (50, "4500123456"), size=10),
+    )
+    assert found.contract_number.value == "2024-MAPA-017"
+    assert found.engagement_number.value == "4500123456"
+
+
 def test_stacked_labels_are_not_one_wrapped_label() -> None:
     # "Date" over "Facture n°" are two labels, not "Date facture".
     found = fields_of(

@@ -994,7 +994,8 @@ _DOUBTFUL_BESIDE = 0.45
 
 
 def labelled_candidates(doc: Doc) -> list[Candidate]:
-    """Every value found for a label: on its line, else under it."""
+    """Every value found for a label: on its line, else under it (or over it, for a
+    caption printed under its value)."""
     candidates: list[Candidate] = []
     for line_hits in doc.hits:
         for hit in line_hits:
@@ -1007,8 +1008,41 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
                 candidates.extend(_beside_offset(doc, hit, finder))
-                candidates.extend(_below(doc, hit, finder))
+                over = list(_caption_over(doc, hit, finder))
+                candidates.extend(over or _below(doc, hit, finder))
     return candidates
+
+
+def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
+    """A caption printed under its value, as on a form: the text right over the label
+    is much closer than anything under it. (Evenly spaced label-over-value lists leave
+    the same gap both ways, and keep reading downwards.)"""
+    if hit.field in AMOUNT_FIELDS:
+        return
+    label_line = doc.lines[hit.line]
+    lx0, ltop, lx1, lbottom = label_line.box(hit.start, hit.end)
+
+    def nearest(indexes: Iterable[int]) -> tuple[int, tuple[int, int], float] | None:
+        for index in indexes:
+            line = doc.lines[index]
+            for start, end in line.segments:
+                sx0, stop, sx1, sbottom = line.box(start, end)
+                if sx1 >= lx0 - 3 and sx0 <= lx1 + 3:
+                    return index, (start, end), max(stop - lbottom, ltop - sbottom)
+        return None
+
+    page = doc.page_lines(hit.line)
+    above = nearest(reversed(range(page.start, hit.line)))
+    if above is None:
+        return
+    index, (start, end), gap = above
+    below = nearest(range(hit.line + 1, page.stop))
+    if gap > 0.6 * label_line.height or (below is not None and below[2] < 3 * max(gap, 1.0)):
+        return
+    if _row_labelled(doc, index, start, end):
+        return
+    for value in finder(doc.lines[index], start, end)[:1]:
+        yield _candidate(doc, hit, value, index, 0.8)
 
 
 def _beside_offset(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
