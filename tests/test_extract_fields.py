@@ -1004,6 +1004,31 @@ def test_ocr_slip_in_the_vat_key_is_repaired_by_its_checksum() -> None:
     assert value(row(100, (50, "N° TVA : FRO9738032259")), field="supplier_vat_id") is None
 
 
+def test_ocr_slips_in_party_numbers_that_their_checksums_confirm() -> None:
+    ocr_page = page(
+        row(100, (50, "Sret : 209 422 112 00042")),  # the i of a small "Siret" lost
+        row(112, (50, "N° TVA intracom. : FR64209422] 12")),  # a 1 read as a bracket
+        row(200, (350, "Siret 226 763"), (450, "571 00040")),  # a space read as a column
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page]).fields
+    assert found.supplier_siret.value == "20942211200042"
+    assert found.supplier_vat_id.value == "FR64209422112"
+    assert found.recipient_siret.value == "22676357100040"
+
+
+def test_a_legal_footer_under_an_item_table_is_the_supplier_s() -> None:
+    # The last rows name a public building; the footer is still the issuer's.
+    found = fields_of(
+        row(200, (50, "DESTINATAIRE")),
+        row(212, (50, "OFFICE PUBLIC DE L'HABITAT"), (300, "SIRET 110 002 011 00044")),
+        row(740, (50, "Tableau électrique — mairie annexe"), (400, "1 858,08 EUR")),
+        row(770, (50, "Roche SASU au capital de 7 500 € - Siret 209 422 112 00042")),
+    )
+    assert found.supplier_siret.value == "20942211200042"
+    assert found.recipient_siret.value == "11000201100044"
+
+
 def test_customer_vat_number_is_not_the_supplier_s() -> None:
     found = fields_of(row(300, (50, "N° TVA client"), (200, "FR19787878784")))
     assert found.supplier_vat_id.value is None

@@ -268,8 +268,23 @@ def _ocr_digits(line: Line) -> str:
 
 
 def find_sirets(line: Line, start: int, end: int) -> list[Value]:
+    text = _ocr_digits(line)
+    values = _sirets_in(text, start, end)
+    if line.page.source is FieldSource.OCR and "\t" in text[start:end]:
+        # OCR may widen one space of a printed SIRET into a column break ("226 763 |
+        # 571 00040"): joined across it only when the checksum holds.
+        found = {(v.start, v.end) for v in values}
+        values += [
+            v
+            for v in _sirets_in(text.replace("\t", " "), start, end)
+            if v.checked and (v.start, v.end) not in found and "\t" in text[v.start : v.end]
+        ]
+    return values
+
+
+def _sirets_in(text: str, start: int, end: int) -> list[Value]:
     values = []
-    for run in _DIGIT_RUN_RE.finditer(_ocr_digits(line), start, end):
+    for run in _DIGIT_RUN_RE.finditer(text, start, end):
         groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run.group())]
         offset = run.start()
         for i in range(len(groups)):
@@ -295,11 +310,15 @@ def find_sirets(line: Line, start: int, end: int) -> list[Value]:
 # The key (2 characters after FR) never uses I or O; OCR reads its 0 and 1 as O, I or L.
 _VAT_RE = re.compile(r"(?<![a-z0-9])fr(?:[ .]?[0-9a-z]){2}(?:[ .]?\d){9}(?!\d)")
 _VAT_KEY_SLIPS = str.maketrans("OIL", "011")
+_OCR_ONES = str.maketrans("]|[!", "1111")
 
 
 def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
     values = []
-    for match in _VAT_RE.finditer(line.folded, start, end):
+    text = line.folded
+    if line.page.source is FieldSource.OCR:
+        text = text.translate(_OCR_ONES)  # "FR64209422] 12": a 1 read as a bracket
+    for match in _VAT_RE.finditer(text, start, end):
         number = re.sub(r"[ .]", "", match.group()).upper()
         quality = 1.0
         if line.page.source is FieldSource.OCR and not stdnum_tva.is_valid(number):
@@ -646,7 +665,8 @@ LABELS: tuple[Label, ...] = (
         not_after=rf"{_HT}|{_TTC}|{_TVA}",
     ),
     # ---- parties and references
-    make_label("siret", rf"\b(?:{_N} *)?siret\b", 0.95),
+    # OCR drops or misreads the i of a small-print "Siret" ("Sret", "S1ret").
+    make_label("siret", rf"\b(?:{_N} *)?s[i1l|]?ret\b", 0.95),
     make_label(
         "vat",
         r"\b(?:(?:n\s?[°o*]\.?|numero|identifiant|id\.?|code)\s*(?:de\s+)?)?"

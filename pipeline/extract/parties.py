@@ -76,6 +76,7 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     lines_up = 0
     fallback: RoleGuess | None = None
     public_body = bool(_PUBLIC_BODY_RE.search(line.folded[context_start:start]))
+    in_block = True
     for index in reversed(doc.page_lines(line_index)):
         if index >= line_index:
             continue
@@ -85,8 +86,12 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         )
         if not in_column:
             continue  # a line of another column
-        if previous_top - above.bottom > 3 * max(above.height, line.height) or lines_up >= 8:
+        gap = previous_top - above.bottom
+        if gap > 3 * max(above.height, line.height) or lines_up >= 8:
             break
+        # A public body's name counts in the number's own block only: not in the rows
+        # of an item table over a legal footer ("… — mairie annexe").
+        in_block = in_block and gap <= 1.5 * max(above.height, line.height)
         lines_up += 1
         previous_top = above.top
         role = last_role(in_column)
@@ -95,7 +100,7 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
             fallback = fallback or RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
         elif role:
             return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
-        public_body = public_body or bool(_PUBLIC_BODY_RE.search(in_column))
+        public_body = public_body or (in_block and bool(_PUBLIC_BODY_RE.search(in_column)))
     if fallback is not None:
         return fallback
     # Where the block starts, not the number: a letterhead line centred on the page
