@@ -517,11 +517,17 @@ def _reference_pages(
 
 
 def page_text(page: Page) -> str:
-    """A page's text, line by line, with single spaces: how both sides of the CER read."""
+    """A page's text, line by line, with single spaces: how both sides of the CER read.
+    Dotted or ruled leaders ("Total HT ........") are layout, not text: OCR erases them
+    on purpose, so they count on neither side."""
     lines = (
-        " ".join(unicodedata.normalize("NFC", line.text).split()) for line in group_lines(page)
+        " ".join(_LEADER_RE.sub(" ", unicodedata.normalize("NFC", line.text)).split())
+        for line in group_lines(page)
     )
     return "\n".join(line for line in lines if line)
+
+
+_LEADER_RE = re.compile(r"[.…_·]{4,}|(?:\. ){3,}\.?")
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -22,13 +22,15 @@ from pipeline.accuracy import (
     edit_distance,
     field_stats,
     load_corpus,
+    page_text,
     same_value,
     score_corpus,
     truth_from_en16931_record,
     write_report,
 )
 from pipeline.errors import UsageError
-from pipeline.models import DocumentKind
+from pipeline.extract.pdf_text import Page, Word
+from pipeline.models import DocumentKind, FieldSource
 from pipeline.settings import load_settings
 from tests.conftest import DEMO, corpus_path
 
@@ -48,6 +50,18 @@ def _levenshtein(a: str, b: str) -> int:
 @given(st.text(alphabet="abcé \n", max_size=80), st.text(alphabet="abcdé \n", max_size=80))
 def test_edit_distance_is_the_levenshtein_distance(a: str, b: str) -> None:
     assert edit_distance(a, b) == _levenshtein(a, b)
+
+
+def test_leaders_count_on_neither_side_of_the_character_error_rate() -> None:
+    words = (
+        Word("Total", 50, 100, 75, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("HT", 78, 100, 90, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("..............", 92, 100, 300, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("1 234,00", 305, 100, 350, 110, 1, 1.0, FieldSource.TEXT_LAYER),
+        Word("Page 1/2.", 50, 120, 90, 130, 1, 1.0, FieldSource.TEXT_LAYER),
+    )
+    page = Page(number=1, width=595.0, height=842.0, words=words, source=FieldSource.TEXT_LAYER)
+    assert page_text(page) == "Total HT 1 234,00\nPage 1/2."
 
 
 def test_edit_distance_of_long_pages_beyond_a_machine_word() -> None:
