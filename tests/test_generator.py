@@ -3,20 +3,26 @@ agree with themselves and with DESIGN 4.1, twins that exist, hostile files rejec
 
 from __future__ import annotations
 
+import io
 import json
+import random
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pdfplumber
 import pypdfium2 as pdfium
 import pytest
 from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
+from fixtures.build_demo import MONTHS
 from fixtures.generator import TEMPLATES, choose_template, generate
 from fixtures.generator.hostile import EXPECTED
-from fixtures.generator.pieces import FIELD_NAMES, KINDS, WORKS_KINDS
+from fixtures.generator.layouts import euros_in_words
+from fixtures.generator.pieces import FIELD_NAMES, KINDS, WORKS_KINDS, random_piece
 from pipeline.errors import InputError
 from pipeline.formats import detect
 
@@ -101,6 +107,54 @@ def test_dev_templates_stay_out_of_the_measured_corpus() -> None:
         kind = KINDS[index % len(KINDS)]
         assert TEMPLATES[choose_template(1, index, kind)].family in ("tune", "heldout")
         assert TEMPLATES[choose_template(1, index, kind, dev=True)].family == "dev"
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\u00a0\u202f.]", "", text)
+
+
+@pytest.mark.parametrize("tid", ["D6", "D7", "D8", "D9"])
+def test_dev_template_prints_every_truth_value(tid: str) -> None:
+    """The truth comes from the piece: a layout must print each of its values somewhere
+    (any date format, spaced identifiers, any amount grouping)."""
+    template = TEMPLATES[tid]
+    kinds_seen: set[str] = set()
+    for index in range(60):
+        piece = random_piece(5, index)
+        if piece.kind not in template.kinds or piece.kind in kinds_seen:
+            continue
+        kinds_seen.add(piece.kind)
+        pdf = template.renderer(piece, random.Random(f"test:{index}"))
+        with pdfplumber.open(io.BytesIO(pdf)) as document:
+            text = "\n".join(page.extract_text() or "" for page in document.pages)
+        flat, squashed = " ".join(text.split()), _squash(text)
+        day = piece.issue_date
+        dates = {day.strftime("%d/%m/%Y"), day.strftime("%d.%m.%Y"), day.isoformat()}
+        dates.add(f"{'1er' if day.day == 1 else day.day} {MONTHS[day.month - 1]} {day.year}")
+        for name, value in piece.truth_fields().items():
+            if value is None or name == "currency":
+                continue
+            if name == "issue_date":
+                assert any(d in flat for d in dates), (tid, index, name)
+            elif name in AMOUNTS:
+                assert _squash(value.replace(".", ",")) in squashed, (tid, index, name, value)
+            elif name.endswith("_name"):  # names may wrap inside a block
+                assert all(word in flat for word in value.split()), (tid, index, name)
+            else:
+                assert _squash(value) in squashed, (tid, index, name, value)
+    assert {"invoice", "credit_note"} & kinds_seen and set(WORKS_KINDS) & kinds_seen
+
+
+def test_amounts_in_words() -> None:
+    assert euros_in_words(Decimal("1234.56")) == (
+        "mille deux cent trente-quatre euros et cinquante-six centimes"
+    )
+    assert (
+        euros_in_words(Decimal("280071.00"))
+        == "deux cent quatre-vingt mille soixante et onze euros"
+    )
+    assert euros_in_words(Decimal("2000000.00")) == "deux millions d'euros"
+    assert euros_in_words(Decimal("0.80")) == "quatre-vingts centimes"
 
 
 def test_every_truth_has_the_canonical_fields_and_meta(corpus: Path) -> None:
