@@ -203,6 +203,35 @@ def _table_page() -> Image.Image:
     return page
 
 
+def _specks_and_a_hairline(mode: str) -> Image.Image:
+    image = Image.new("L", (60, 40), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line((10, 20, 50, 20), fill=0)  # a stroke one pixel thick
+    for x, y in ((5, 5), (30, 8), (52, 33)):
+        image.putpixel((x, y), 0)  # lone specks
+    image.putpixel((30, 30), 0)
+    image.putpixel((31, 30), 0)  # a speck of two pixels
+    if mode == "grey":  # the paper of a greyscale scan: grain, few pure whites
+        grain = random.Random(7)
+        for x in range(60):
+            for y in range(40):
+                if image.getpixel((x, y)) == 255:
+                    image.putpixel((x, y), grain.randint(215, 250))
+    return image
+
+
+def test_a_bilevel_scan_loses_its_specks_and_keeps_thin_strokes() -> None:
+    clean = ocr.clean_image(_specks_and_a_hairline("bilevel"))
+    assert [clean.getpixel((x, 20)) for x in (11, 30, 49)] == [0, 0, 0]
+    assert [clean.getpixel(p) for p in ((5, 5), (30, 8), (52, 33), (30, 30))] == [255] * 4
+
+
+def test_a_greyscale_scan_is_smoothed_by_a_median() -> None:
+    clean = ocr.clean_image(_specks_and_a_hairline("grey"))
+    assert clean.getpixel((30, 8)) > 128  # speck gone
+    assert clean.getpixel((30, 20)) > 128  # and the hairline with it: grain filter
+
+
 def test_table_rules_are_erased_and_letters_kept() -> None:
     page = _table_page()
     erased = ocr.erase_rules(page, dpi=300)
