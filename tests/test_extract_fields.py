@@ -341,6 +341,46 @@ def test_an_evenly_spaced_list_of_labels_over_values_reads_downwards() -> None:
     assert found.engagement_number.value == "4500123456"
 
 
+def test_a_label_ending_a_line_of_prose_takes_the_value_opening_the_next() -> None:
+    found = fields_of(
+        row(300, (50, "Nous vous adressons ci-après notre facture n° FA-2024-0153 du 12/03/2024,")),
+        row(311, (50, "à l'attention du service")),  # short: the paragraph's last line
+        row(330, (50, "Veuillez trouver ci-dessous notre décompte, établi au titre du marché n°")),
+        row(341, (50, "2024-MAPA-017 – et de notre devis D-2024-342.")),
+    )
+    assert found.contract_number.value == "2024-MAPA-017"
+    assert found.service_code.value is None
+    found = fields_of(
+        row(360, (50, "Le présent décompte vaut demande de paiement, engagement juridique")),
+        row(371, (50, "n° BC-2024-7097 – sans escompte.")),
+    )
+    assert found.engagement_number.value == "BC-2024-7097"
+
+
+def test_the_service_named_in_a_sentence() -> None:
+    found = fields_of(
+        row(300, (50, "Voici notre facture n° FA-2024-0153, à l'attention du service"), size=12),
+        row(313, (50, "ARM-ESID-LYO – engagement juridique n° 4500123456."), size=12),
+    )
+    assert found.service_code.value == "ARM-ESID-LYO"
+
+
+def test_a_subcontractor_s_payment_request_numbered_in_its_title() -> None:
+    found = fields_of(
+        row(200, (50, "Objet : Demande de paiement direct – sous-traitant n° DPST-2024-395")),
+        row(215, (50, "Demande n° 5 – travaux du 01/09/2024 au 30/09/2024")),
+    )
+    assert found.invoice_number.value == "DPST-2024-395"
+
+
+def test_a_postcode_in_the_next_block_is_not_a_reference() -> None:
+    found = fields_of(
+        row(198, (50, "Demande de paiement direct – sous-traitant N°"), (330, "68100 MULHOUSE")),
+        row(212, (50, "ST2025-8054")),
+    )
+    assert found.invoice_number.value == "ST2025-8054"
+
+
 def test_stacked_labels_are_not_one_wrapped_label() -> None:
     # "Date" over "Facture n°" are two labels, not "Date facture".
     found = fields_of(
@@ -990,7 +1030,15 @@ def test_subcontractor_is_the_supplier_of_its_payment_request() -> None:
 
 
 @pytest.mark.parametrize(
-    "label", ["TVA intracommunautaire :", "N° TVA :", "N° TVA intracom.", "TVA intra :"]
+    "label",
+    [
+        "TVA intracommunautaire :",
+        "N° TVA :",
+        "N° TVA intracom.",
+        "TVA intra :",
+        "N° intracommunautaire :",
+        "Identifiant intracom. :",
+    ],
 )
 def test_vat_number(label: str) -> None:
     found = fields_of(row(75, (50, f"{label} FR 40 303 265 045")))

@@ -431,6 +431,8 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             return []
         if parse_date(text) is not None or re.fullmatch(r"\d+[.,]\d{2}", text):
             return []  # a date or an amount, not a reference
+        if _is_postcode(line, text, token_end):
+            return []  # "68100 MULHOUSE": an address of another block
         quality = 1.0
         if line.page.source is FieldSource.OCR:
             text = _OCR_ZERO_RE.sub("0", text)  # "2O24": an O between digits is a zero
@@ -443,6 +445,14 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         return [Value(text, token.start(), token_end, quality)]
 
     return find
+
+
+def _is_postcode(line: Line, text: str, end: int) -> bool:
+    """Five digits followed, to the end of their cell, by a place name in capitals."""
+    if not re.fullmatch(r"\d{5}", text):
+        return False
+    rest = line.original(end, line.segment_of(end)[1])
+    return re.fullmatch(r"\s+[A-ZÀ-Ý][A-ZÀ-Ý' -]+(?:\s+CEDEX(?:\s+\d{1,2})?)?\s*", rest) is not None
 
 
 find_reference = _identifier_finder(need_digit=True)
@@ -487,6 +497,11 @@ LABELS: tuple[Label, ...] = (
         0.85,
     ),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
+    make_label(
+        "invoice_number",
+        r"\bdemande\s+de\s+paiement(?:\s+directe?)?(?:\s*[–-]\s*sous-traitant)?\s+" + _N,
+        0.85,
+    ),
     # A bare "Numéro" / "N°" heading its own cell (a header above the value), or opening
     # a header line ("N° : F-001" under the title).
     make_label(
@@ -680,6 +695,13 @@ LABELS: tuple[Label, ...] = (
         0.9,
     ),
     make_label("vat", r"\bvat(?:\s+(?:number|id|no\.?))?\b", 0.8),
+    # "N° intracommunautaire", "Identifiant intracom.": the VAT number without "TVA".
+    make_label(
+        "vat",
+        r"\b(?:(?:n\s?[°o*]\.?|numero|identifiant|id\.?)\s*)?intra[- ]?(?:communautaire|com\b\.?)",
+        0.85,
+        not_before=r"tva|t\.v\.a\.",
+    ),
     make_label("vat", r"\btva\b(?=\s*:?\s*fr\s?[0-9a-z]{2}\s?\d)", 0.85),
     make_label(
         "service_code",
@@ -687,6 +709,7 @@ LABELS: tuple[Label, ...] = (
         0.9,
     ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
+    make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
     make_label("service_code", r"\bservice\s+destinataire\b", 0.85),
     make_label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),
     make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
@@ -1027,10 +1050,36 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
+                candidates.extend(_wrapped_in_prose(doc, hit, finder))
                 candidates.extend(_beside_offset(doc, hit, finder))
                 over = list(_caption_over(doc, hit, finder))
                 candidates.extend(over or _below(doc, hit, finder))
     return candidates
+
+
+_NOTHING_BUT_N_RE = re.compile(r"\s*(?:n\s?[°o]\.?|numero)?\s*:?\s*")
+
+
+def _wrapped_in_prose(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
+    """A label ending a line of running text ("… à l'attention du service") whose value
+    opens the next line of the paragraph."""
+    line = doc.lines[hit.line]
+    if not _NOTHING_BUT_N_RE.fullmatch(line.folded, hit.end) or "\t" in line.folded:
+        return
+    if line.x1 - line.x0 < 0.5 * line.page.width:
+        return  # a label cell, not a line of a paragraph
+    following = hit.line + 1
+    if following not in doc.page_lines(hit.line):
+        return
+    below = doc.lines[following]
+    if below.top - line.bottom > 0.8 * line.height or abs(below.x0 - line.x0) > line.height:
+        return
+    # The "n°" of a label may open the next line too ("engagement juridique" | "n° BC-…").
+    opening = _NOTHING_BUT_N_RE.match(below.folded)
+    start = opening.end() if opening else 0
+    for value in finder(below, start, below.segments[0][1])[:1]:
+        if value.start == start:
+            yield _candidate(doc, hit, value, following, 0.9)
 
 
 def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
