@@ -1077,6 +1077,22 @@ def test_a_legal_footer_under_an_item_table_is_the_supplier_s() -> None:
     assert found.recipient_siret.value == "11000201100044"
 
 
+def test_a_letterhead_on_the_right_with_its_share_capital_is_the_supplier_s() -> None:
+    found = fields_of(
+        row(40, (330, "Cuisine centrale Giraud"), size=12),
+        row(58, (330, "EURL au capital de 50 000 €")),
+        row(70, (330, "35 boulevard Jean Jaurès")),
+        row(82, (330, "N° Siret : 502 383 813 00024")),
+        row(94, (330, "N° TVA : FR 80 502 383 813")),
+        row(150, (50, "DESTINATAIRE")),
+        row(162, (50, "COMMUNE DE SAINT-AUBIN")),
+        row(174, (50, "N° Siret 217 526 011 00010")),
+    )
+    assert found.supplier_siret.value == "50238381300024"
+    assert found.supplier_vat_id.value == "FR80502383813"
+    assert found.recipient_siret.value == "21752601100010"
+
+
 def test_customer_vat_number_is_not_the_supplier_s() -> None:
     found = fields_of(row(300, (50, "N° TVA client"), (200, "FR19787878784")))
     assert found.supplier_vat_id.value is None

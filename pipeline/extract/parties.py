@@ -76,6 +76,7 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     lines_up = 0
     fallback: RoleGuess | None = None
     public_body = bool(_PUBLIC_BODY_RE.search(line.folded[context_start:start]))
+    firm = bool(_FIRM_MENTION_RE.search(line.folded[context_start:start]))
     in_block = True
     for index in reversed(doc.page_lines(line_index)):
         if index >= line_index:
@@ -101,6 +102,7 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         elif role:
             return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
         public_body = public_body or (in_block and bool(_PUBLIC_BODY_RE.search(in_column)))
+        firm = firm or (in_block and bool(_FIRM_MENTION_RE.search(in_column)))
     if fallback is not None:
         return fallback
     # Where the block starts, not the number: a letterhead line centred on the page
@@ -110,8 +112,15 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         # No heading, but the block names a public body: in B2G the buyer; more so in
         # the addressee's place on the page.
         return RoleGuess("recipient", 0.75 if by_position.role == "recipient" else 0.6)
+    if firm and by_position.role == "recipient":
+        # A block with a share capital or a registration is a firm's letterhead, even
+        # on the right where an addressee would stand.
+        return RoleGuess("supplier", 0.5, by_position=True)
     return by_position
 
+
+#: What only a firm's own identity block prints: its share capital, its registration.
+_FIRM_MENTION_RE = re.compile(r"\bau\s+capital\s+de\b|\brcs\b|\br\.c\.s\.|\b(?:ape|naf)\b")
 
 #: A firm's name that opens with the word "Entreprise", not a heading.
 _FIRM_NAMED_ENTREPRISE_RE = re.compile(r"\s*entreprise\s+(?!titulaire\b)[a-z]")
