@@ -1020,6 +1020,18 @@ def test_moe_and_moa_blocks_of_a_works_piece() -> None:
     assert found.recipient_name.value == "COMMUNE DE PORT-LAVAL"
 
 
+def test_a_heading_whose_circumflex_ocr_read_twice_is_still_the_moa_s() -> None:
+    ocr_page = page(
+        row(130, (50, "MAÏÎTRE D'OUVRAGE"), size=7),
+        row(142, (50, "COMMUNE DE GRENOBLE")),
+        row(154, (50, "SIRET 213 030 828 00015")),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page], kind=DocumentKind.DECOMPTE_GENERAL).fields
+    assert found.moa_siret.value == "21303082800015"
+    assert found.recipient_name.value == "COMMUNE DE GRENOBLE"
+
+
 def test_subcontractor_is_the_supplier_of_its_payment_request() -> None:
     found = fields_of(
         row(100, (50, "Titulaire du marché"), (330, "Sous-traitant"), size=8),

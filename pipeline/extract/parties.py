@@ -19,8 +19,9 @@ from pipeline.extract.pdf_text import Line, fold_text
 from pipeline.models import DocumentKind, ExtractedField, FieldSource
 
 _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("moa", re.compile(r"\b(?:maitre|maitrise)\s+d'ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur")),
-    ("moe", re.compile(r"\b(?:maitre|maitrise)\s+d'oeuvre\b|\bmoe\b")),
+    # OCR may read the circumflex of « MAÎTRE » twice ("MAÏÎTRE"): "mai+".
+    ("moa", re.compile(r"\bmai+tri?(?:se|e)\s+d'ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur")),
+    ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+d'oeuvre\b|\bmoe\b")),
     ("subcontractor", re.compile(r"\bsous[- ]?traitant")),
     (
         "recipient",
