@@ -1032,6 +1032,16 @@ def test_a_heading_whose_circumflex_ocr_read_twice_is_still_the_moa_s() -> None:
     assert found.recipient_name.value == "COMMUNE DE GRENOBLE"
 
 
+def test_a_numbered_section_heading_is_never_a_name() -> None:
+    found = fields_of(
+        row(300, (50, "CENTRE HOSPITALIER DE BELLECOMBE"), size=11),
+        row(313, (50, "63000 BELLECOMBE")),
+        row(330, (50, "DESTINATAIRE"), size=5),
+        row(346, (50, "D – DÉTAIL DE LA FACTURATION"), size=8),
+    )
+    assert found.recipient_name.value != "D – DÉTAIL DE LA FACTURATION"
+
+
 def test_subcontractor_is_the_supplier_of_its_payment_request() -> None:
     found = fields_of(
         row(100, (50, "Titulaire du marché"), (330, "Sous-traitant"), size=8),

@@ -211,8 +211,13 @@ def _name_ok(text: str) -> bool:
         letters >= 3
         and not text[:1].isdigit()
         and not _NAME_BLOCKERS.search(folded)
+        and not _SECTION_NUMBER_RE.match(text)
         and letters >= 0.6 * len(text.replace(" ", ""))
     )
+
+
+#: A section heading's number: "D – DÉTAIL DE LA FACTURATION", "II. Montants".
+_SECTION_NUMBER_RE = re.compile(r"(?:[A-Z]\s*[–—)-]|[IVX]{2,4}\s*\.)\s")
 
 
 @dataclass(frozen=True)
