@@ -1042,6 +1042,21 @@ def test_a_numbered_section_heading_is_never_a_name() -> None:
     assert found.recipient_name.value != "D – DÉTAIL DE LA FACTURATION"
 
 
+def test_neither_a_block_heading_nor_a_lone_legal_form_is_the_letterhead() -> None:
+    # The identity is printed only in a band over the legal footer.
+    found = fields_of(
+        row(36, (50, "PROJET DE DÉCOMPTE MENSUEL"), size=14),
+        row(104, (50, "MAÎTRE D'OUVRAGE"), size=7),
+        row(115, (50, "COLLÈGE JEAN MOULIN")),
+        row(161, (50, "N° Siret 193 383 072 00090")),
+        row(745, (50, "Charpente Mercier SASU"), (300, "N° Siret : 855 877 155 00058"), size=8),
+        row(754, (50, "SASU au capital de 15 000 €"), size=7),
+        row(786, (50, "Charpente Mercier SASU - SASU au capital de 15 000 € - RCS Lyon"), size=5),
+    )
+    assert found.supplier_name.value == "Charpente Mercier"
+    assert found.recipient_name.value == "COLLÈGE JEAN MOULIN"
+
+
 def test_subcontractor_is_the_supplier_of_its_payment_request() -> None:
     found = fields_of(
         row(100, (50, "Titulaire du marché"), (330, "Sous-traitant"), size=8),

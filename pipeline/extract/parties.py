@@ -336,6 +336,10 @@ _LEGAL_FORM_EDGE = re.compile(
 )
 
 
+def _only_legal_form(text: str) -> bool:
+    return re.fullmatch(rf"\s*(?:{_LEGAL_FORMS})\.?\s*", text, re.IGNORECASE) is not None
+
+
 def strip_legal_form(name: str) -> str:
     """The raison sociale without its forme juridique ("Au bon moulin SARL" -> "Au bon
     moulin"), as the company registers (and the deposit form) give it."""
@@ -394,6 +398,7 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
             if (
                 after_label
                 or _is_title(line.folded[s:e])
+                or _is_heading(line.original(s, e))
                 or _holds_label(doc, index, s, e)
                 or _in_headed_block(doc, index, s, e)
             ):
@@ -404,6 +409,8 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
             text = name[0] + _continuation(doc, index, x0, name[0])
             if not _could_open_letterhead(line, text, name[1], name[2]):
                 continue
+            if _only_legal_form(text):
+                continue  # "SASU" alone: the end of a name cut by OCR, not a name
             confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
             yield bottom - top, x0, NameCandidate(text, confidence, index, name[1], name[2])
 
@@ -497,7 +504,8 @@ def _footer_name_on(doc: Doc, page_number: int) -> NameCandidate | None:
             if match is None:
                 continue
             name = _first_chunk(line, s, s + match.end("name"))
-            if name is not None:
+            # "SASU au capital de …" under the name: a legal form is not a name.
+            if name is not None and not _only_legal_form(name[0]):
                 return NameCandidate(name[0], 0.45, index, name[1], name[2])
     return None
 
