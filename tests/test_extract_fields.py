@@ -1365,6 +1365,7 @@ BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i
         ("PROJET DE DÉCOMPTE FINAL", DocumentKind.PROJET_DECOMPTE_FINAL),
         ("PROJET DE DÉCOMPTE GÉNÉRAL", DocumentKind.PROJET_DECOMPTE_GENERAL),
         ("DÉCOMPTE GÉNÉRAL", DocumentKind.DECOMPTE_GENERAL),
+        ("DECOMPTE GENERAI", DocumentKind.DECOMPTE_GENERAL),  # OCR: the L read as an I
         ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("decompte general definitif", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("DÉCOMPTE GÉNÉRAL & DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),

@@ -35,14 +35,18 @@ def _title(kind: DocumentKind, pattern: str, weight: float) -> _Title:
 
 
 _S = r"[\s-]+"
+#: OCR reads the last letter of a large « GÉNÉRAL » as an I ("DECOMPTE GENERAI").
+_GENERAL = r"genera[l1i|]"
 TITLES: tuple[_Title, ...] = (
     _title(
-        K.DECOMPTE_GENERAL_DEFINITIF, rf"\bdecompte{_S}general{_S}(?:(?:et|&){_S})?definitif", 3.0
+        K.DECOMPTE_GENERAL_DEFINITIF,
+        rf"\bdecompte{_S}{_GENERAL}{_S}(?:(?:et|&){_S})?definitif",
+        3.0,
     ),
-    _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}general", 3.0),
+    _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}{_GENERAL}", 3.0),
     _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
-    _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}general\b", 2.5),
+    _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}{_GENERAL}\b", 2.5),
     _title(K.DECOMPTE_GENERAL_DEFINITIF, r"(?:^|\t)\s*dgd\b", 2.0),
     _title(
         K.ETAT_ACOMPTE_VALIDE,
