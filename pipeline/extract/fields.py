@@ -384,6 +384,7 @@ _ID_STOPWORDS = {
 
 
 _OCR_ZERO_RE = re.compile(r"(?<=\d)O(?=\d)")
+_OCR_PREFIX_ZERO_RE = re.compile(r"(?<=[A-Z]{2})O(?=\d{3})")
 #: A letter OCR confuses with a digit, touching a digit.
 _OCR_LOOKALIKE_RE = re.compile(r"[OIlSBZ](?=\d)|(?<=\d)[OIlSBZ]")
 
@@ -436,8 +437,11 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         quality = 1.0
         if line.page.source is FieldSource.OCR:
             text = _OCR_ZERO_RE.sub("0", text)  # "2O24": an O between digits is a zero
-            if _OCR_LOOKALIKE_RE.search(text):
-                quality = 0.8  # "AVRO4108" or "AVR04108": OCR cannot tell O from 0 here
+            # "AVRO6345": numbering runs put a 0 after a letter prefix far more often
+            # than an O; still a guess, so the reading stays doubtful.
+            text, prefix_zero = _OCR_PREFIX_ZERO_RE.subn("0", text)
+            if prefix_zero or _OCR_LOOKALIKE_RE.search(text):
+                quality = 0.8  # OCR cannot tell O from 0 here
         if text.isdigit() and len(text) <= 3:
             quality = 0.35  # an ordinal (Situation n° 7), rarely a piece number
         elif not has_digit and not text.isupper():
