@@ -885,6 +885,8 @@ def _join_cells(
     (i, (u_start, u_end)), (j, (d_start, d_end)) = upper, lower
     top_text = lines[i].folded[u_start:u_end].rstrip()
     bottom_text = lines[j].folded[d_start:d_end]
+    if re.match(r"\s*[-+(]?\d", bottom_text) or top_text[-1:].isdigit():
+        return  # rows of figures (most aligned cells of a table): no wording runs on
     hyphenated = re.search(r"[a-z]-$", top_text) is not None
     joined = (top_text[:-1] if hyphenated else top_text + " ") + bottom_text
     seam = len(joined) - len(bottom_text)
@@ -1095,23 +1097,29 @@ def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate
     label_line = doc.lines[hit.line]
     lx0, ltop, lx1, lbottom = label_line.box(hit.start, hit.end)
 
-    def nearest(indexes: Iterable[int]) -> tuple[int, tuple[int, int], float] | None:
+    def nearest(indexes: Iterable[int], reach: float) -> tuple[int, tuple[int, int]] | None:
+        """The first cell in the label's column within ``reach`` points of it."""
         for index in indexes:
             line = doc.lines[index]
+            if max(line.top - lbottom, ltop - line.bottom) > reach:
+                return None  # lines come in order: the rest are farther still
             for start, end in line.segments:
                 sx0, stop, sx1, sbottom = line.box(start, end)
-                if sx1 >= lx0 - 3 and sx0 <= lx1 + 3:
-                    return index, (start, end), max(stop - lbottom, ltop - sbottom)
+                in_column = sx1 >= lx0 - 3 and sx0 <= lx1 + 3
+                if in_column and max(stop - lbottom, ltop - sbottom) <= reach:
+                    return index, (start, end)
         return None
 
     page = doc.page_lines(hit.line)
-    above = nearest(reversed(range(page.start, hit.line)))
+    reach = 0.6 * label_line.height
+    above = nearest(reversed(range(page.start, hit.line)), reach)
     if above is None:
         return
-    index, (start, end), gap = above
-    below = nearest(range(hit.line + 1, page.stop))
-    if gap > 0.6 * label_line.height or (below is not None and below[2] < 3 * max(gap, 1.0)):
-        return
+    index, (start, end) = above
+    sbottom = doc.lines[index].box(start, end)[3]
+    gap = max(ltop - sbottom, 1.0)
+    if nearest(range(hit.line + 1, page.stop), 3 * gap) is not None:
+        return  # something under the label is nearly as close: read downwards
     if _row_labelled(doc, index, start, end):
         return
     for value in finder(doc.lines[index], start, end)[:1]:
@@ -1130,8 +1138,9 @@ def _beside_offset(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidat
         (label_line.box(s, e)[0] for s, e in label_line.segments if s >= hit.end),
         default=label_line.page.width,
     )
-    for index in doc.page_lines(hit.line):
-        if index == hit.line or abs(index - hit.line) > 2:
+    page = doc.page_lines(hit.line)
+    for index in range(max(page.start, hit.line - 2), min(page.stop, hit.line + 3)):
+        if index == hit.line:
             continue
         line = doc.lines[index]
         for start, end in line.segments:
