@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.extract import pdf_text
 from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
     build_doc,
@@ -81,6 +82,48 @@ def test_words_group_into_lines_with_tabs_between_columns() -> None:
 def test_slightly_uneven_baselines_stay_on_one_line() -> None:
     words = row(100, (50, "Facture")) + row(102.5, (88, "n°"), (101, "F-17"))
     assert [line.text for line in group_lines(page(words))] == ["Facture n° F-17"]
+
+
+def ocr_row(top: float, *cells: tuple[float, str], monospace: bool) -> list[Word]:
+    """OCR words of one line at 10 pt: ink boxes (no side bearings), cap height high,
+    set in Courier (6 pt a character) or with Helvetica's letter widths."""
+    words = []
+    for x0, text in cells:
+        x = x0
+        for token in text.split(" "):
+            advance = 6.0 * len(token) if monospace else pdf_text._proportional_width(token) / 100
+            bearing = 1.0 if monospace else 0.3
+            words.append(
+                Word(token, x + bearing, top, x + advance - bearing, top + 7, 1, 0.9, "ocr")
+            )
+            x += advance + (6.0 if monospace else 2.78)
+    return words
+
+
+MONTHLY_STATEMENT = (
+    (100, ((50, "Montant initial du marché HT :"), (300, "334 300,00 €"))),
+    (115, ((50, "Travaux exécutés HT"), (300, "240 420,50 €"))),
+    (130, ((50, "Fondations superficielles"), (300, "72 550,00 €"))),
+    (145, ((50, "Révision des prix"), (300, "6 351,70 €"))),
+)
+
+
+def test_ocr_words_in_a_monospace_font_keep_their_word_spaces() -> None:
+    # Courier's space is a whole character cell: between ink boxes it is wider than a
+    # proportional font's column gap, yet « 240 420,50 » is one amount.
+    rows = [ocr_row(top, *cells, monospace=True) for top, cells in MONTHLY_STATEMENT]
+    lines = group_lines(page(*rows, source=FieldSource.OCR))
+    assert lines[1].text == "Travaux exécutés HT\t240 420,50 €"
+    assert lines[0].text == "Montant initial du marché HT :\t334 300,00 €"
+
+
+def test_ocr_words_in_a_proportional_font_keep_narrow_column_gaps() -> None:
+    rows = [ocr_row(top, *cells, monospace=False) for top, cells in MONTHLY_STATEMENT]
+    heading = ocr_row(80, (50, "COMMUNAUTÉ DE COMMUNES"), (211, "DÉCOMPTE"), monospace=False)
+    lines = group_lines(page(heading, *rows, source=FieldSource.OCR))
+    # Ten points between the name and the title: over the column gap at this size.
+    assert lines[0].text == "COMMUNAUTÉ DE COMMUNES\tDÉCOMPTE"
+    assert lines[2].text == "Travaux exécutés HT\t240 420,50 €"
 
 
 # --------------------------------------------------------------------------- invoice number

@@ -391,20 +391,28 @@ def _group_lines(page: Page) -> list[Line]:
                 continue
         groups.append([word])
         band_top, band_bottom = word.top, word.bottom
-    return [_make_line(page, sorted(group, key=lambda w: w.x0)) for group in groups]
+    rows = [sorted(group, key=lambda w: w.x0) for group in groups]
+    # OCR boxes hold ink only, so a monospace font's word space (a whole character cell
+    # plus both side bearings) is wider than the usual column-break test allows.
+    monospaced = page.source == "ocr" and _monospaced(rows)
+    return [_make_line(page, row, monospaced=monospaced) for row in rows]
 
 
-def _make_line(page: Page, words: list[Word]) -> Line:
+def _make_line(page: Page, words: list[Word], *, monospaced: bool = False) -> Line:
     height = statistics.median(w.height for w in words) or 1.0
+    # A word space is a third of an em; a table column or a right-aligned total is
+    # several ems away. Tabs keep those apart in number and label matching. In a
+    # monospace font a space is a whole cell, and columns are at least two cells apart.
+    column_gap = 1.1 * height
+    if monospaced:
+        column_gap = max(column_gap, 1.6 * _pitch(words))
     parts: list[str] = []
     starts: list[int] = []
     length = 0
     for index, word in enumerate(words):
         if index:
             gap = word.x0 - words[index - 1].x1
-            # A word space is a third of an em; a table column or a right-aligned total
-            # is several ems away. Tabs keep those apart in number and label matching.
-            separator = "\t" if gap > 1.1 * height else " "
+            separator = "\t" if gap > column_gap else " "
             parts.append(separator)
             length += 1
         starts.append(length)
@@ -421,6 +429,59 @@ def _make_line(page: Page, words: list[Word]) -> Line:
         origin=origin,
         segments=_segments(folded),
     )
+
+
+def _pitch(words: list[Word]) -> float:
+    """The line's character advance, from the OCR boxes of its longer words."""
+    longer = [w for w in words if len(w.text) >= 3] or words
+    return sum(w.x1 - w.x0 for w in longer) / sum(len(w.text) for w in longer)
+
+
+#: Helvetica's advance widths of the letters, in thousandths of an em; any other
+#: character counts as a digit (556). A proportional font's word widths follow these
+#: roughly, a monospace font's follow the number of characters.
+_PROPORTIONAL_WIDTHS = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,;:'-()/",
+        (
+            556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833,
+            556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500,
+            667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833,
+            722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611,
+            278, 278, 278, 278, 191, 333, 333, 333, 278,
+        ),
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _proportional_width(text: str) -> int:
+    return sum(
+        _PROPORTIONAL_WIDTHS.get(unicodedata.normalize("NFD", char)[0], 556) for char in text
+    )
+
+
+def _monospaced(rows: list[list[Word]]) -> bool:
+    """Whether the words of a page look set in a monospace font: their widths follow
+    their character counts more closely than a proportional font's letter widths. Each
+    line is compared with itself, so that sizes do not count."""
+    by_count: list[float] = []
+    by_shape: list[float] = []
+    for row in rows:
+        sample = [w for w in row if len(w.text) >= 3 and any(c.isalpha() for c in w.text)]
+        if len(sample) < 2:
+            continue
+        counts = [(w.x1 - w.x0) / len(w.text) for w in sample]
+        shapes = [(w.x1 - w.x0) / _proportional_width(w.text) for w in sample]
+        by_count += [v / statistics.median(counts) for v in counts]
+        by_shape += [v / statistics.median(shapes) for v in shapes]
+    return len(by_count) >= 6 and _spread(by_count) < 0.6 * _spread(by_shape)
+
+
+def _spread(values: list[float]) -> float:
+    """Median absolute deviation relative to the median: misread words do not count."""
+    middle = statistics.median(values)
+    return statistics.median(abs(v - middle) for v in values) / middle
 
 
 def _segments(folded: str) -> tuple[tuple[int, int], ...]:
