@@ -259,6 +259,34 @@ def test_a_dark_banner_is_inverted_and_bold_text_is_not() -> None:
     assert inverted.crop(top).tobytes() == page.crop(top).tobytes()
 
 
+def _form_frames_page() -> Image.Image:
+    """300 dpi: a form's frame heading, white on a black band, sits on a box whose first
+    line is bold; the box's bottom rule runs 5 mm above the next frame's band."""
+    from PIL import ImageFont
+
+    page = Image.new("L", (2000, 1000), 255)
+    draw = ImageDraw.Draw(page)
+    bold = ImageFont.truetype(BOLD, 58)
+    for top in (100, 560):
+        draw.rectangle((100, top, 1900, top + 50), fill=0)  # the frame heading's band
+        draw.text((120, top + 8), "A - IDENTIFICATION", font=bold.font_variant(size=34), fill=255)
+        draw.rectangle((100, top + 50, 1900, top + 300), outline=0, width=5)  # its box
+        draw.text((130, top + 62), "70225149700096  FR57702251497", font=bold, fill=0)
+    return page
+
+
+def test_a_band_ends_where_the_paper_under_it_starts() -> None:
+    page = _form_frames_page()
+    inverted = ocr.invert_dark_bands(page, dpi=300)
+    for top in (100, 560):
+        # Both headings read black on paper; the bold line under each stays as printed.
+        assert (
+            _ink(inverted, (100, top, 1901, top + 50)) < _ink(page, (100, top, 1901, top + 50)) // 3
+        )
+        line = (110, top + 60, 1890, top + 140)
+        assert inverted.crop(line).tobytes() == page.crop(line).tobytes()
+
+
 def test_white_text_on_a_dark_banner_is_read() -> None:
     words = [w.text for w in ocr.ocr_pages(image_pdf(_table_page()), [1])[1].words]
     assert "Net" in words and "payer" in words

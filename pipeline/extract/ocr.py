@@ -414,17 +414,29 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
     columns = max(1, width // window)
     marks = image.resize((columns, height), Image.Resampling.BOX).tobytes().translate(_BAND_MARKS)
     areas: list[list[int]] = []  # top, last row, first window, end window
+    open_areas: list[list[int]] = []
     for y in range(height):
         row = y * columns
         for match in _BAND_SPAN_RE.finditer(marks, row, row + columns):
             x0, x1 = match.start() - row, match.end() - row
             if x1 - x0 < min_windows or match.group().count(b"1") < 0.6 * (x1 - x0):
                 continue
-            area = next((a for a in areas if y - a[1] <= max_gap and a[2] < x1 and a[3] > x0), None)
+            area = next(
+                (a for a in open_areas if y - a[1] <= max_gap and a[2] < x1 and a[3] > x0), None
+            )
             if area is None:
                 areas.append([y, y, x0, x1])
+                open_areas.append(areas[-1])
             else:
                 area[1], area[2], area[3] = y, min(area[2], x0), max(area[3], x1)
+        # A row mostly paper across an area ends it: rows through white letters stay
+        # dark between the letters, while under a band, paper (and the dark rule of a
+        # box or the thick strokes of a bold line below) is another area.
+        open_areas = [
+            a
+            for a in open_areas
+            if a[1] == y or marks.count(b"0", row + a[2], row + a[3]) <= (a[3] - a[2]) // 2
+        ]
     inverted = image.copy()
     for top, last, x0, x1 in areas:
         if last + 1 - top < min_rows:
