@@ -287,6 +287,21 @@ def test_a_band_ends_where_the_paper_under_it_starts() -> None:
         assert inverted.crop(line).tobytes() == page.crop(line).tobytes()
 
 
+def test_a_bold_title_blurred_by_a_poor_scan_is_not_a_band() -> None:
+    from PIL import ImageFilter, ImageFont
+
+    # 150 dpi: a 16 pt bold title on a light grey band, smeared by the scanner.
+    page = Image.new("L", (1240, 400), 250)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((90, 100, 1150, 260), fill=222)
+    draw.text(
+        (240, 130), "DÉCOMPTE GÉNÉRAL ET DÉFINITIF", font=ImageFont.truetype(BOLD, 40), fill=0
+    )
+    page = page.filter(ImageFilter.GaussianBlur(1.2))
+    inverted = ocr.invert_dark_bands(page, dpi=150)
+    assert inverted.tobytes() == page.tobytes()
+
+
 def test_white_text_on_a_dark_banner_is_read() -> None:
     words = [w.text for w in ocr.ocr_pages(image_pdf(_table_page()), [1])[1].words]
     assert "Net" in words and "payer" in words

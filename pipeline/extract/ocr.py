@@ -413,7 +413,7 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
     width, height = image.size
     columns = max(1, width // window)
     marks = image.resize((columns, height), Image.Resampling.BOX).tobytes().translate(_BAND_MARKS)
-    areas: list[list[int]] = []  # top, last row, first window, end window
+    areas: list[list[int]] = []  # top, last row, first window, end window, solid rows
     open_areas: list[list[int]] = []
     for y in range(height):
         row = y * columns
@@ -424,11 +424,13 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
             area = next(
                 (a for a in open_areas if y - a[1] <= max_gap and a[2] < x1 and a[3] > x0), None
             )
+            solid = int(match.group().count(b"1") >= 0.9 * (x1 - x0))
             if area is None:
-                areas.append([y, y, x0, x1])
+                areas.append([y, y, x0, x1, solid])
                 open_areas.append(areas[-1])
             else:
                 area[1], area[2], area[3] = y, min(area[2], x0), max(area[3], x1)
+                area[4] += solid
         # A row mostly paper across an area ends it: rows through white letters stay
         # dark between the letters, while under a band, paper (and the dark rule of a
         # box or the thick strokes of a bold line below) is another area.
@@ -438,8 +440,10 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
             if a[1] == y or marks.count(b"0", row + a[2], row + a[3]) <= (a[3] - a[2]) // 2
         ]
     inverted = image.copy()
-    for top, last, x0, x1 in areas:
-        if last + 1 - top < min_rows:
+    for top, last, x0, x1, solid in areas:
+        # A band has rows dark from end to end above and below its letters; a large bold
+        # title blurred by a poor scan darkens whole windows too, never a whole row.
+        if last + 1 - top < min_rows or solid < 2:
             continue
         # Out to the area's real edges, which fall inside windows: a dark sliver left
         # beside the inverted part would read as a letter "I".
