@@ -856,6 +856,53 @@ def test_more_wordings_of_the_references_and_totals(
     assert value(row(100, (50, f"{label} : {printed}")), field=field) == expected
 
 
+@pytest.mark.parametrize(
+    ("label", "field", "printed"),
+    [
+        ("Facture :", "invoice_number", "F-2024-0153"),
+        ("Identifiant facture", "invoice_number", "FA240153"),
+        ("N° facture / Invoice no. :", "invoice_number", "F-2024-0153"),
+        ("Facture / Invoice", "invoice_number", "F-2024-0153"),
+        ("Marché / Contract", "contract_number", "M24-0012"),
+        ("N° d'engagement / Purchase order no.", "engagement_number", "BC-2024-7097"),
+        ("N° de marché public", "contract_number", "M24-0012"),
+        ("Identifiant du marché", "contract_number", "M24-0012"),
+        ("Marché à bons de commande n°", "contract_number", "M24-0012"),
+        ("Marché public de travaux n°", "contract_number", "M24-0012"),
+        ("Service destinataire (code)", "service_code", "SE-TECH-01"),
+    ],
+)
+def test_wordings_of_forms_with_the_value_in_the_next_cell(
+    label: str, field: str, printed: str
+) -> None:
+    found = fields_of(row(100, (50, label), (250, printed)))
+    assert found.value(field) == printed
+    # The contract's own form names no order number, and the reverse.
+    other = {"contract_number": "engagement_number", "engagement_number": "contract_number"}
+    if field in other:
+        assert found.value(other[field]) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        ("Facture du 12/03/2024 n° F-2024-0153", "invoice_number", "F-2024-0153"),
+        ("Facture du 1er mars 2024 n° F-2024-0153", "invoice_number", "F-2024-0153"),
+        ("N° de pièce comptable : 2024-VT-0153", "invoice_number", "2024-VT-0153"),
+        ("Objet : travaux de voirie – marché M24-0012", "contract_number", "M24-0012"),
+        ("Marché 334 300,00 € HT", "contract_number", None),
+    ],
+)
+def test_references_in_running_text(line: str, field: str, expected: str | None) -> None:
+    assert value(row(100, (50, line)), field=field) == expected
+
+
+@pytest.mark.parametrize("label", ["N° E) :", "N° E]j :", "N°E]:", "N° E| :"])
+def test_an_ocr_slip_in_the_ej_label_still_labels_the_engagement(label: str) -> None:
+    ocr_page = page(row(100, (50, f"{label} 1394323636")), source=FieldSource.OCR)
+    assert find_fields([ocr_page]).fields.value("engagement_number") == "1394323636"
+
+
 def test_vat_lines_worded_tva_collectee_add_up_to_the_vat() -> None:
     found = fields_of(
         row(360, (300, "Total H.T"), (480, "7 819,04 €")),
@@ -1083,6 +1130,18 @@ def test_a_numbered_section_heading_is_never_a_name() -> None:
         row(346, (50, "D – DÉTAIL DE LA FACTURATION"), size=8),
     )
     assert found.recipient_name.value != "D – DÉTAIL DE LA FACTURATION"
+
+
+def test_a_frame_heading_whose_letter_ocr_set_apart_is_never_a_name() -> None:
+    ocr_page = page(
+        row(40, (250, "FACTURE"), size=14),
+        row(76, (50, "A"), (70, "IDENTIFICATION DE L'ÉMETTEUR"), size=8),
+        row(96, (50, "Éts Perrin et Fils"), (250, "499 031 193 00042"), size=10),
+        row(125, (50, "RAISON SOCIALE"), (250, "N° SIRET"), size=6),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page], kind=DocumentKind.INVOICE).fields
+    assert found.supplier_name.value == "Éts Perrin et Fils"
 
 
 def test_neither_a_block_heading_nor_a_lone_legal_form_is_the_letterhead() -> None:
@@ -1415,6 +1474,9 @@ BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i
         ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("decompte general definitif", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("DÉCOMPTE GÉNÉRAL & DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("DÉCOMPTE GÉNÉRAL (DÉFINITIF)", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("DÉCOMPTE GÉNÉRAL N° 4 — DGD", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("D.G.D.", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         (
             "DEMANDE DE PAIEMENT DIRECT DU SOUS-TRAITANT",
             DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT,
@@ -1435,6 +1497,14 @@ def test_title_beats_mentions_in_the_body() -> None:
     )
     assert kind is DocumentKind.PROJET_DECOMPTE_MENSUEL
     assert confidence > 0.7
+
+
+def test_a_decompte_general_saying_it_will_become_definitive_is_not_yet_one() -> None:
+    kind, _ = kind_of(
+        row(80, (150, "DÉCOMPTE GÉNÉRAL"), size=16),
+        row(500, (50, "Le décompte général devient définitif dès sa signature par le titulaire.")),
+    )
+    assert kind is DocumentKind.DECOMPTE_GENERAL
 
 
 def test_competing_titles_lower_the_confidence() -> None:

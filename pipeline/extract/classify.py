@@ -43,11 +43,18 @@ TITLES: tuple[_Title, ...] = (
         rf"\bdecompte{_S}{_GENERAL}{_S}(?:(?:et|&){_S})?definitif",
         3.0,
     ),
+    # « DÉCOMPTE GÉNÉRAL (définitif) », « DÉCOMPTE GÉNÉRAL n° 4 — DGD »; not « le décompte
+    # général deviendra définitif », which a décompte général says of itself.
+    _title(
+        K.DECOMPTE_GENERAL_DEFINITIF,
+        rf"\bdecompte{_S}{_GENERAL}(?:\s+n\s?[°o]\s*\S+)?[\s(–—:,-]+(?:definitif|d\.?g\.?d\b)",
+        3.0,
+    ),
     _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}{_GENERAL}", 3.0),
     _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
     _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}{_GENERAL}\b", 2.5),
-    _title(K.DECOMPTE_GENERAL_DEFINITIF, r"(?:^|\t)\s*dgd\b", 2.0),
+    _title(K.DECOMPTE_GENERAL_DEFINITIF, r"(?:^|\t)\s*d\.?g\.?d\b", 2.0),
     _title(
         K.ETAT_ACOMPTE_VALIDE,
         rf"\betat{_S}d'{{0,1}}\s*acompte(?:{_S}mensuel)?(?:{_S}n\s?[°o]\s*\S+)?{_S}valide",

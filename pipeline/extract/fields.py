@@ -466,10 +466,10 @@ find_service_code = _identifier_finder(need_digit=False)
 # =========================================================================== labels
 
 
-# n°, N°, No., numéro, num.; a lone "n" ending its cell, the "°" lost by OCR, or read
-# as an apostrophe ("N' de facture").
+# n°, N°, No., numéro, num., identifiant; a lone "n" ending its cell, the "°" lost by
+# OCR, or read as an apostrophe ("N' de facture").
 _N = (
-    r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|n(?=\s*(?:\t|:|$))|n'(?= )"
+    r"(?:n\s?[°o*]\.?|num(?:ero|\.)?|no\.|identifiant|n(?=\s*(?:\t|:|$))|n'(?= )"
     # "No facture": a bare "No" only before the word it numbers.
     r"|no(?=\s+(?:de\s+|d')?(?:facture|avoir|piece|document|commande|marche|contrat|"
     r"engagement|bon|ej)\b))"
@@ -488,7 +488,8 @@ LABELS: tuple[Label, ...] = (
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?facture\b", 0.95),
     make_label(
         "invoice_number",
-        rf"\bfact(?:ure|\.)?\s+(?:d'avoir\s+)?{_N}",
+        # "Facture du 12/03/2024 n° F-…" names its date before its number.
+        rf"\bfact(?:ure|\.)?\s+(?:d'avoir\s+)?(?:du\s+(?:[\d/.]+|\d\d?(?:er)?\s+[a-z]+\s+\d{{4}})\s+)?{_N}",
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
@@ -526,7 +527,9 @@ LABELS: tuple[Label, ...] = (
         0.85,
     ),
     make_label("invoice_number", rf"\betat\s+d'acompte(?:\s+(?:mensuel\s+)?valide)?\s+{_N}", 0.7),
-    make_label("invoice_number", rf"\b(?:{_N}\s*(?:de\s+)?piece|piece\s+{_N})", 0.85),
+    make_label(
+        "invoice_number", rf"\b(?:{_N}\s*(?:de\s+)?piece(?:\s+comptable)?|piece\s+{_N})", 0.85
+    ),
     make_label(
         "invoice_number",
         r"\bref(?:erence)?\b\.?\s+(?:de\s+la\s+)?(?:facture|piece|document|avoir)\b",
@@ -542,7 +545,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "invoice_number",
-        r"(?:^|\t)\s*(?:facture|avoir)\b(?= *:? *[a-z]{0,4}[-/]?\d)",
+        r"(?:^|\t)\s*(?:facture|avoir)\b(?=\s*:?\s*[a-z]{0,4}[-/]?\d)",
         0.7,
     ),
     make_label(
@@ -714,7 +717,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
     make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
-    make_label("service_code", r"\bservice\s+destinataire\b", 0.85),
+    make_label("service_code", r"\bservice\s+destinataire\b(?:\s+\(code\))?", 0.85),
     make_label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),
     make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
     make_label("service_code", r"\bref(?:erence)?\.?\s+(?:du\s+)?service\b", 0.75),
@@ -730,6 +733,8 @@ LABELS: tuple[Label, ...] = (
         0.92,
     ),
     make_label("engagement_number", rf"\b(?:{_N}\s*)?ej\b", 0.92),
+    # OCR reads the J of a small « N° EJ » as a bracket: « N° E) », « N°E] », « N° E]j ».
+    make_label("engagement_number", rf"\b{_N}\s*e[)\]|]j?(?=\s*:|\s|$)", 0.8),
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
@@ -740,11 +745,29 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
     make_label("engagement_number", rf"\b(?:votre|vos)\s+(?:bon\s+de\s+)?commande\s+{_N}", 0.8),
-    make_label("contract_number", rf"\bmarche\s+(?:public\s+)?{_N}", 0.9),
-    make_label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche\b", 0.9),
+    make_label(
+        "contract_number",
+        rf"\bmarche\s+(?:public\s+)?(?:de\s+(?:travaux|services|fournitures)\s+)?{_N}",
+        0.9,
+    ),
+    make_label("contract_number", rf"\b{_N}\s*(?:de\s+|du\s+)?marche(?:\s+public)?\b", 0.9),
+    # A contract named by its form: longer than the order-number wording inside it.
+    make_label(
+        "contract_number",
+        rf"\bmarche\s+a\s+bons\s+de\s+commande(?:\s+{_N})?",
+        0.85,
+    ),
     make_label("contract_number", r"\bref(?:erence)?\.?\s+(?:du\s+)?marche\b", 0.85),
     make_label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
     make_label("contract_number", r"\bmarche\s*:", 0.7),
+    # "… – marché M24-0012": a bare « marché » before something shaped like a reference
+    # (letters and digits, or digits cut by a dash or a slash), never before an amount.
+    make_label(
+        "contract_number",
+        r"\bmarche\b(?=\s+(?:[a-z]{1,5}[-/ ]?\d|\d{2,4}[-/]\w))",
+        0.6,
+        not_before=r"(?:du|au|le)",
+    ),
     make_label("contract_number", r"\bcontrat\s*:", 0.7),
     # A header cell above its value: "Marché public", "Contrat", "N° contrat".
     make_label(
@@ -827,8 +850,34 @@ def _label_matches(text: str) -> Iterable[tuple[Label, int, int]]:
             yield label, match.start(), match.end()
 
 
+#: An English gloss after a French label on a bilingual form ("N° facture / Invoice
+#: no.", "Marché / Contract"): read as blank, and as part of the label it follows. It
+#: holds a word French does not use, so that "N° / Date" keeps its second label.
+_GLOSS_WORD = (
+    r"(?:invoice|credit|note|contract|purchase|order|service|code|date|issue|of|reference|"
+    r"ref|number|no|n°|#|id|total|amount|net|vat|tax|excl|incl|excluding|including|due|"
+    r"to|pay|payable|balance|supplier|customer|buyer|bank|account)\b\.? ?"
+)
+_GLOSS_RE = re.compile(
+    rf" / ?(?=(?:{_GLOSS_WORD}){{0,3}}(?:invoice|credit|contract|purchase|order|issue|of|"
+    rf"number|amount|vat|tax|excl|incl|excluding|including|due|to|pay|payable|balance|"
+    rf"supplier|customer|buyer|bank|account)\b)(?:{_GLOSS_WORD}){{1,4}}:?"
+)
+
+
+def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
+    glosses = [m.span() for m in _GLOSS_RE.finditer(folded)]
+    for start, end in glosses:
+        folded = folded[:start] + " " * (end - start) + folded[end:]
+    return folded, glosses
+
+
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
-    found = [Hit(label, index, start, end) for label, start, end in _label_matches(line.folded)]
+    text, glosses = _without_glosses(line.folded)
+    found = [
+        Hit(label, index, start, _past_gloss(text, end, glosses))
+        for label, start, end in _label_matches(text)
+    ]
     found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
@@ -838,6 +887,14 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return tuple(sorted(kept, key=lambda h: h.start))
+
+
+def _past_gloss(text: str, end: int, glosses: list[tuple[int, int]]) -> int:
+    """The end of a label, moved over the gloss that follows it."""
+    for start, gloss_end in glosses:
+        if start >= end and not text[end:start].strip():
+            return gloss_end
+    return end
 
 
 #: A cell ending on one of these words goes on on the next line ("Numéro de" | "marché").

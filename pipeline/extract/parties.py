@@ -188,6 +188,9 @@ _NAME_BLOCKERS = re.compile(
     r"\bplace\b|\bimpasse\b|\broute\b|cedex|"
     r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|\bdate\b|\bpage\b|\bref|capital|\brcs\b|siege|"
     r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
+    # A form's frame heading ("A – IDENTIFICATION DE L'ÉMETTEUR") whose letter OCR
+    # printed apart.
+    r"\bidentification\b|\bemetteur\b|"
     r"\w\s*:\s*\w"  # « label : value »
 )
 #: Formes juridiques as printed after (or before) a firm's name.
