@@ -117,6 +117,16 @@ def test_ocr_words_in_a_monospace_font_keep_their_word_spaces() -> None:
     assert lines[0].text == "Montant initial du marché HT :\t334 300,00 €"
 
 
+def test_an_erased_vertical_rule_parts_two_cells_however_close() -> None:
+    rows = [ocr_row(top, *cells, monospace=True) for top, cells in MONTHLY_STATEMENT]
+    strip = ocr_row(170, (50, "Total net HT"), (128, "TVA 20 %"), monospace=True)
+    words = tuple(w for r in (*rows, strip) for w in r)
+    ruled = Page(1, 595.0, 842.0, words, FieldSource.OCR, column_rules=((125.0, 160.0, 185.0),))
+    assert group_lines(ruled)[-1].text == "Total net HT\tTVA 20 %"
+    unruled = Page(1, 595.0, 842.0, words, FieldSource.OCR)
+    assert group_lines(unruled)[-1].text == "Total net HT TVA 20 %"
+
+
 def test_ocr_words_in_a_proportional_font_keep_narrow_column_gaps() -> None:
     rows = [ocr_row(top, *cells, monospace=False) for top, cells in MONTHLY_STATEMENT]
     heading = ocr_row(80, (50, "COMMUNAUTÉ DE COMMUNES"), (211, "DÉCOMPTE"), monospace=False)
@@ -901,6 +911,20 @@ def test_references_in_running_text(line: str, field: str, expected: str | None)
 def test_an_ocr_slip_in_the_ej_label_still_labels_the_engagement(label: str) -> None:
     ocr_page = page(row(100, (50, f"{label} 1394323636")), source=FieldSource.OCR)
     assert find_fields([ocr_page]).fields.value("engagement_number") == "1394323636"
+
+
+def test_a_label_word_with_one_letter_misread_by_ocr_is_still_a_label() -> None:
+    # "document" with its m read as an s; a value under its header, as in a strip.
+    rows = (
+        row(174, (50, "N° du docusent"), (150, "Date facture")),
+        row(191, (50, "FC25062395"), (150, "16/06/2025")),
+    )
+    assert (
+        find_fields([page(*rows, source=FieldSource.OCR)]).fields.value("invoice_number")
+        == "FC25062395"
+    )
+    # The text layer holds what was printed: no guessing there.
+    assert find_fields([page(*rows)]).fields.value("invoice_number") != "FC25062395"
 
 
 def test_vat_lines_worded_tva_collectee_add_up_to_the_vat() -> None:

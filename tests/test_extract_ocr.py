@@ -241,6 +241,14 @@ def test_table_rules_are_erased_and_letters_kept() -> None:
         assert _ink(erased, box) == _ink(page, box)
 
 
+def test_the_erased_vertical_rules_are_reported_where_they_were() -> None:
+    _, vertical = ocr.erase_rules_found(_table_page(), dpi=300)
+    assert sorted(x for x, _, _ in vertical) == [
+        pytest.approx(x + 1.5, abs=2) for x in (100, 1000, 1900)
+    ]
+    assert all(top <= 105 and bottom >= 298 for _, top, bottom in vertical)
+
+
 def test_a_dark_banner_is_not_a_rule() -> None:
     page = _table_page()
     erased = ocr.erase_rules(page, dpi=300)

@@ -872,8 +872,34 @@ def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
     return folded, glosses
 
 
+#: The long words of the label wordings, by length: an OCR'd word one letter away from
+#: exactly one of them is read as it ("N° du docusent"), so that the label is found.
+#: Same length only, so that positions in the line do not move.
+def _label_words() -> dict[int, frozenset[str]]:
+    words = {w for label in LABELS for w in re.findall(r"\b[a-z]{7,}", label.pattern.pattern)}
+    return {n: frozenset(w for w in words if len(w) == n) for n in {len(w) for w in words}}
+
+
+_LABEL_WORDS = _label_words()
+
+
+def _with_label_words_repaired(text: str) -> str:
+    for match in re.finditer(r"[a-z]{7,}", text):
+        word = match.group()
+        known = _LABEL_WORDS.get(len(word), frozenset())
+        if word in known:
+            continue
+        near = [k for k in known if sum(a != b for a, b in zip(k, word, strict=True)) == 1]
+        if len(near) == 1:
+            text = text[: match.start()] + near[0] + text[match.end() :]
+    return text
+
+
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
-    text, glosses = _without_glosses(line.folded)
+    folded = line.folded
+    if line.page.source is FieldSource.OCR:
+        folded = _with_label_words_repaired(folded)
+    text, glosses = _without_glosses(folded)
     found = [
         Hit(label, index, start, _past_gloss(text, end, glosses))
         for label, start, end in _label_matches(text)

@@ -131,6 +131,7 @@ class _Reading:
     image: Image.Image
     matrix: Affine  # straightened pixel -> original pixel
     words: tuple[_RawWord, ...]
+    column_rules: tuple[tuple[int, int, int], ...] = ()  # x, first and last row
 
     @property
     def mean_confidence(self) -> float:
@@ -180,6 +181,9 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
         height=reading.image.height * scale,
         words=tuple(_to_word(raw, number, scale) for raw in words),
         source=FieldSource.OCR,
+        column_rules=tuple(
+            (x * scale, y0 * scale, y1 * scale) for x, y0, y1 in reading.column_rules
+        ),
         # reading-frame points -> straight pixels (/scale) -> original pixels (matrix)
         # -> original points (*scale): the linear part is unchanged, the shift scales.
         to_original=(a, b, c * scale, d, e, f * scale),
@@ -270,8 +274,10 @@ def _read_turned(clean: Image.Image, turn: int, *, dpi: int, lang: str) -> _Read
     # Rules are found once the page is straight: they then lie on pixel rows and columns.
     # A dark band's white title becomes black on paper first; its edges are then rules.
     straight = invert_dark_bands(straight, dpi=dpi)
-    straight = erase_leaders(erase_rules(straight, dpi=dpi), dpi=dpi)
-    return _Reading(straight, matrix, tuple(_tesseract_words(straight, dpi=dpi, lang=lang)))
+    straight, column_rules = erase_rules_found(straight, dpi=dpi)
+    straight = erase_leaders(straight, dpi=dpi)
+    words = tuple(_tesseract_words(straight, dpi=dpi, lang=lang))
+    return _Reading(straight, matrix, words, column_rules)
 
 
 _IDENTITY_PX: Affine = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -375,7 +381,15 @@ _DOTS_WINDOW_MEAN = 40
 
 
 def erase_rules(image: Image.Image, *, dpi: int) -> Image.Image:
-    """The page with its table rules painted white.
+    """The page with its table rules painted white (``erase_rules_found``)."""
+    return erase_rules_found(image, dpi=dpi)[0]
+
+
+def erase_rules_found(
+    image: Image.Image, *, dpi: int
+) -> tuple[Image.Image, tuple[tuple[int, int, int], ...]]:
+    """The page with its table rules painted white, and its vertical rules (x, first
+    and last row): they still part the columns once erased.
 
     A rule is a run of windows of about 3 mm that are nearly all ink, long enough
     (horizontal: 2.5 cm; vertical: 1 cm) and thin: the rows or columns about 1 mm
@@ -392,9 +406,22 @@ def erase_rules(image: Image.Image, *, dpi: int) -> Image.Image:
     for y, x0, x1 in _thin_runs(ink, window=window, min_windows=8, thickness=thickness):
         draw.rectangle((x0, y - pad, x1, y + pad), fill=255)
     across = ink.transpose(Image.Transpose.TRANSPOSE)
-    for x, y0, y1 in _thin_runs(across, window=window, min_windows=3, thickness=thickness):
+    vertical = _thin_runs(across, window=window, min_windows=3, thickness=thickness)
+    for x, y0, y1 in vertical:
         draw.rectangle((x - pad, y0, x + pad, y1), fill=255)
-    return erased
+    return erased, _merged_columns(vertical)
+
+
+def _merged_columns(runs: list[tuple[int, int, int]]) -> tuple[tuple[int, int, int], ...]:
+    """One rule for the adjacent pixel columns of a thick one: its middle, its extent."""
+    merged: list[list[int]] = []  # first x, last x, top, bottom
+    for x, top, bottom in sorted(runs):
+        near = next((m for m in merged if m[1] >= x - 1 and m[2] <= bottom and m[3] >= top), None)
+        if near is None:
+            merged.append([x, x, top, bottom])
+        else:
+            near[1], near[2], near[3] = x, min(near[2], top), max(near[3], bottom)
+    return tuple(((first + last) // 2, top, bottom) for first, last, top, bottom in merged)
 
 
 def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:

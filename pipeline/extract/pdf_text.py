@@ -64,6 +64,9 @@ class Page:
     #: pdfium's text of a text-layer page (``visible.has_text_layer`` judges it); empty
     #: for an OCR'd page.
     layer_text: str = ""
+    #: Vertical rules the OCR step erased (x, top, bottom): words either side of one are
+    #: in two cells, however close.
+    column_rules: tuple[tuple[float, float, float], ...] = ()
 
 
 def original_bbox(page: Page, box: BBox) -> BBox:
@@ -398,6 +401,14 @@ def _group_lines(page: Page) -> list[Line]:
     return [_make_line(page, row, monospaced=monospaced) for row in rows]
 
 
+def _ruled_between(page: Page, left: Word, right: Word) -> bool:
+    middle = (min(left.top, right.top) + max(left.bottom, right.bottom)) / 2
+    return any(
+        left.x1 - 1 <= x <= right.x0 + 1 and top <= middle <= bottom
+        for x, top, bottom in page.column_rules
+    )
+
+
 def _make_line(page: Page, words: list[Word], *, monospaced: bool = False) -> Line:
     height = statistics.median(w.height for w in words) or 1.0
     # A word space is a third of an em; a table column or a right-aligned total is
@@ -412,7 +423,8 @@ def _make_line(page: Page, words: list[Word], *, monospaced: bool = False) -> Li
     for index, word in enumerate(words):
         if index:
             gap = word.x0 - words[index - 1].x1
-            separator = "\t" if gap > column_gap else " "
+            ruled = page.column_rules and _ruled_between(page, words[index - 1], word)
+            separator = "\t" if gap > column_gap or ruled else " "
             parts.append(separator)
             length += 1
         starts.append(length)
