@@ -927,6 +927,21 @@ def test_a_label_word_with_one_letter_misread_by_ocr_is_still_a_label() -> None:
     assert find_fields([page(*rows)]).fields.value("invoice_number") != "FC25062395"
 
 
+@pytest.mark.parametrize(
+    ("cells", "field", "expected"),
+    [
+        (((50, "Code service destinata… BAT-49"),), "service_code", "BAT-49"),
+        (((50, "Code service destinata…"), (200, "BAT-49")), "service_code", "BAT-49"),
+        (((50, "N° de bon de comman… : BC-2024-7097"),), "engagement_number", "BC-2024-7097"),
+        (((50, "Total HT......"), (200, "1 200,00 €")), "total_excl_tax", "1200.00"),
+    ],
+)
+def test_a_label_cut_short_by_an_ellipsis_is_still_a_label(
+    cells: tuple[tuple[float, str], ...], field: str, expected: str
+) -> None:
+    assert value(row(100, *cells), field=field) == expected
+
+
 def test_vat_lines_worded_tva_collectee_add_up_to_the_vat() -> None:
     found = fields_of(
         row(360, (300, "Total H.T"), (480, "7 819,04 €")),

@@ -895,13 +895,50 @@ def _with_label_words_repaired(text: str) -> str:
     return text
 
 
+_TRUNCATED_RE = re.compile(r"\b([a-z]{4,})(?:\.\.\.|…)")
+
+
+def _with_truncated_words_completed(text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """A label cut short by the layout ("Code service destinata…"): its last word is
+    completed when exactly one label word starts with it. Also the edits made, as
+    (start, end in ``text``, length of the completion), to map positions back."""
+    edits: list[tuple[int, int, int]] = []
+    parts: list[str] = []
+    last = 0
+    for match in _TRUNCATED_RE.finditer(text):
+        prefix = match.group(1)
+        words = [w for ws in _LABEL_WORDS.values() for w in ws if w.startswith(prefix)]
+        if len(words) == 1 and words[0] != prefix:
+            parts += [text[last : match.start()], words[0]]
+            edits.append((match.start(), match.end(), len(words[0])))
+            last = match.end()
+    return "".join(parts) + text[last:], edits
+
+
+def _original_position(position: int, edits: list[tuple[int, int, int]]) -> int:
+    shift = 0
+    for start, end, length in edits:
+        if position <= start + shift:
+            break
+        if position < start + shift + length:
+            return end  # inside a completed word: its end, past the ellipsis
+        shift += length - (end - start)
+    return position - shift
+
+
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
     folded = line.folded
     if line.page.source is FieldSource.OCR:
         folded = _with_label_words_repaired(folded)
+    folded, edits = _with_truncated_words_completed(folded)
     text, glosses = _without_glosses(folded)
     found = [
-        Hit(label, index, start, _past_gloss(text, end, glosses))
+        Hit(
+            label,
+            index,
+            _original_position(start, edits),
+            _original_position(_past_gloss(text, end, glosses), edits),
+        )
         for label, start, end in _label_matches(text)
     ]
     found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
