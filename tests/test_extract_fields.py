@@ -1183,6 +1183,38 @@ def test_a_frame_heading_whose_letter_ocr_set_apart_is_never_a_name() -> None:
     assert found.supplier_name.value == "Éts Perrin et Fils"
 
 
+def test_a_role_named_in_a_sentence_is_not_the_heading_of_the_footer_under_it() -> None:
+    found = find_fields(
+        [
+            page(
+                row(130, (50, "MAÎTRE D'OUVRAGE"), size=8),
+                row(142, (50, "COMMUNAUTÉ DE COMMUNES DU PAYS DE DIJON")),
+                row(154, (50, "21000 DIJON")),
+                row(166, (50, "N° Siret 20216327500086")),
+                row(
+                    752,
+                    (
+                        50,
+                        "Vu et vérifié par le maître d'œuvre – à mandater par le maître d'ouvrage.",
+                    ),
+                    size=9,
+                ),
+                row(
+                    785,
+                    (
+                        50,
+                        "Agence Lambert & Renaud – SA au capital de 150 000 € – N° Siret 44785519800076",
+                    ),
+                    size=6,
+                ),
+            )
+        ],
+        kind=DocumentKind.ETAT_ACOMPTE,
+    ).fields
+    assert found.moa_siret.value == "20216327500086"
+    assert found.recipient_siret.value == "20216327500086"
+
+
 def test_neither_a_block_heading_nor_a_lone_legal_form_is_the_letterhead() -> None:
     # The identity is printed only in a band over the legal footer.
     found = fields_of(

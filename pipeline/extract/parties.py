@@ -94,6 +94,10 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         # A public body's name counts in the number's own block only: not in the rows
         # of an item table over a legal footer ("… — mairie annexe").
         in_block = in_block and gap <= 1.5 * max(above.height, line.height)
+        if not in_block and len(in_column.split()) > 10:
+            # Running text set apart ("Vu et vérifié par le maître d'œuvre …" over a legal
+            # footer) heads no block; a sentence wrapped onto the number's line does.
+            break
         lines_up += 1
         previous_top = above.top
         role = last_role(in_column)
