@@ -1203,7 +1203,7 @@ def test_a_role_named_in_a_sentence_is_not_the_heading_of_the_footer_under_it() 
                     785,
                     (
                         50,
-                        "Agence Lambert & Renaud – SA au capital de 150 000 € – N° Siret 44785519800076",
+                        "Agence Lambert – SA au capital de 150 000 € – N° Siret 44785519800076",
                     ),
                     size=6,
                 ),
