@@ -127,6 +127,13 @@ def test_an_erased_vertical_rule_parts_two_cells_however_close() -> None:
     assert group_lines(unruled)[-1].text == "Total net HT TVA 20 %"
 
 
+def test_ocr_boxes_without_width_do_not_stop_the_font_test() -> None:
+    rows = [ocr_row(top, *cells, monospace=True) for top, cells in MONTHLY_STATEMENT]
+    flat = [Word(w.text, w.x0, w.top, w.x0, w.bottom, 1, 0.2, "ocr") for w in rows[0]]
+    lines = group_lines(page(flat, *rows[1:], source=FieldSource.OCR))
+    assert lines[1].text == "Travaux exécutés HT\t240 420,50 €"
+
+
 def test_ocr_words_in_a_proportional_font_keep_narrow_column_gaps() -> None:
     rows = [ocr_row(top, *cells, monospace=False) for top, cells in MONTHLY_STATEMENT]
     heading = ocr_row(80, (50, "COMMUNAUTÉ DE COMMUNES"), (211, "DÉCOMPTE"), monospace=False)

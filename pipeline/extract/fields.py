@@ -872,10 +872,8 @@ def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
     return folded, glosses
 
 
-#: The long words of the label wordings, by length: an OCR'd word one letter away from
-#: exactly one of them is read as it ("N° du docusent"), so that the label is found.
-#: Same length only, so that positions in the line do not move.
 def _label_words() -> dict[int, frozenset[str]]:
+    """The long words of the label wordings, by length (``_with_label_words_repaired``)."""
     words = {w for label in LABELS for w in re.findall(r"\b[a-z]{7,}", label.pattern.pattern)}
     return {n: frozenset(w for w in words if len(w) == n) for n in {len(w) for w in words}}
 
@@ -884,6 +882,8 @@ _LABEL_WORDS = _label_words()
 
 
 def _with_label_words_repaired(text: str) -> str:
+    """An OCR'd word one letter away from exactly one label word is read as it ("N° du
+    docusent"), so that the label is found. Same length only: positions do not move."""
     for match in re.finditer(r"[a-z]{7,}", text):
         word = match.group()
         known = _LABEL_WORDS.get(len(word), frozenset())

@@ -480,7 +480,9 @@ def _monospaced(rows: list[list[Word]]) -> bool:
     by_count: list[float] = []
     by_shape: list[float] = []
     for row in rows:
-        sample = [w for w in row if len(w.text) >= 3 and any(c.isalpha() for c in w.text)]
+        sample = [
+            w for w in row if len(w.text) >= 3 and any(c.isalpha() for c in w.text) and w.x1 > w.x0
+        ]
         if len(sample) < 2:
             continue
         counts = [(w.x1 - w.x0) / len(w.text) for w in sample]
