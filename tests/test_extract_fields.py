@@ -1222,6 +1222,26 @@ def test_a_role_named_in_a_sentence_is_not_the_heading_of_the_footer_under_it() 
     assert found.recipient_siret.value == "20216327500086"
 
 
+def test_a_right_aligned_letterhead_name_wrapped_over_two_lines_is_one_name() -> None:
+    # A letter from the MOA: its name set large, right-aligned, cut after « DES ».
+    found = find_fields(
+        [
+            page(
+                row(39, (330, "DIRECTION DÉPARTEMENTALE DES"), size=14),
+                row(56, (443.4, "TERRITOIRES"), size=14),
+                row(71, (460, "Maître d'ouvrage"), size=9),
+                row(115, (430, "N° Siret : 110 002 011 00044"), size=9),
+                row(136, (50, "ENTREPRISE TITULAIRE"), size=8),
+                row(147, (50, "LAMBERT FRÈRES")),
+                row(183, (50, "N° Siret 640 169 231 00043")),
+                row(234, (50, "Objet : Décompte général et définitif n° DGD256044")),
+            )
+        ],
+        kind=DocumentKind.DECOMPTE_GENERAL_DEFINITIF,
+    ).fields
+    assert found.recipient_name.value == "DIRECTION DÉPARTEMENTALE DES TERRITOIRES"
+
+
 def test_neither_a_block_heading_nor_a_lone_legal_form_is_the_letterhead() -> None:
     # The identity is printed only in a band over the legal footer.
     found = fields_of(

@@ -534,30 +534,36 @@ _DANGLING_RE = re.compile(r"\b(?:de|du|des|la|le|les|et|en|sur|d'|l'|&|-)$")
 def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
     """A name wrapped onto the next line, in the same column with no gap: letters only,
     same size and in capitals ("ÉLAGAGE & ESPACES" / "VERTS DU GARD"), or whatever its
-    size when the first line ends on a word that cannot end a name ("… DU PAYS DE")."""
+    size when the first line ends on a word that cannot end a name ("… DU PAYS DE").
+    The column is the same left edge, or the same right edge in a right-aligned block."""
     line = doc.lines[index]
+    # Sizes of the name's own cells: a block beside it may be printed smaller.
+    own = next((line.box(*seg) for seg in line.segments if abs(line.box(*seg)[0] - x0) < 6), None)
+    x1 = own[2] if own else None
+
+    def in_column(box: tuple[float, float, float, float], tolerance: float) -> bool:
+        return abs(box[0] - x0) < tolerance or (x1 is not None and abs(box[2] - x1) < tolerance)
+
     nxt = next(
         (
             doc.lines[i]
             for i in range(index + 1, min(index + 4, len(doc.lines)))
             if doc.lines[i].page.number == line.page.number
-            and any(abs(doc.lines[i].box(s, e)[0] - x0) < 6 for s, e in doc.lines[i].segments)
+            and any(in_column(doc.lines[i].box(s, e), 6) for s, e in doc.lines[i].segments)
         ),
         None,
     )
     if nxt is None:
         return ""
-    first = next(seg for seg in nxt.segments if abs(nxt.box(*seg)[0] - x0) < 6)
-    nx0, ntop, _, nbottom = nxt.box(*first)
+    first = next(seg for seg in nxt.segments if in_column(nxt.box(*seg), 6))
+    _, ntop, _, nbottom = nxt.box(*first)
     text = _clean_name(nxt.original(*first))
     # OCR boxes hug the glyphs (an accent makes a word taller): looser tolerances.
     ocr = line.page.source is FieldSource.OCR
-    # Sizes of the name's own cells: a block beside it may be printed smaller.
-    own = next((line.box(*seg) for seg in line.segments if abs(line.box(*seg)[0] - x0) < 6), None)
     height = own[3] - own[1] if own else line.height
     same_size = abs((nbottom - ntop) - height) <= (0.35 if ocr else 0.1) * height
     close = nxt.top - line.bottom < (0.9 if ocr else 0.6) * line.height
-    aligned = abs(nx0 - x0) < (6 if ocr else 2)
+    aligned = in_column(nxt.box(*first), 6 if ocr else 2)
     if not (close and aligned and _name_ok(text)) or _is_heading(text):
         return ""
     dangling = bool(_DANGLING_RE.search(fold_text(name or line.original(*line.segments[0]))))
