@@ -705,7 +705,7 @@ LABELS: tuple[Label, ...] = (
     # "N° intracommunautaire", "Identifiant intracom.": the VAT number without "TVA".
     make_label(
         "vat",
-        r"\b(?:(?:n\s?[°o*]\.?|numero|identifiant|id\.?)\s*)?intra[- ]?(?:communautaire|com\b\.?)",
+        rf"\b(?:(?:{_N}|id\.?)\s*)?intra[- ]?(?:communautaire|com\b\.?)",
         0.85,
         not_before=r"tva|t\.v\.a\.",
     ),
@@ -853,15 +853,15 @@ def _label_matches(text: str) -> Iterable[tuple[Label, int, int]]:
 #: An English gloss after a French label on a bilingual form ("N° facture / Invoice
 #: no.", "Marché / Contract"): read as blank, and as part of the label it follows. It
 #: holds a word French does not use, so that "N° / Date" keeps its second label.
+_ENGLISH_WORDS = (
+    r"invoice|credit|contract|purchase|order|issue|of|number|amount|vat|tax|excl|incl|"
+    r"excluding|including|due|to|pay|payable|balance|supplier|customer|buyer|bank|account"
+)
 _GLOSS_WORD = (
-    r"(?:invoice|credit|note|contract|purchase|order|service|code|date|issue|of|reference|"
-    r"ref|number|no|n°|#|id|total|amount|net|vat|tax|excl|incl|excluding|including|due|"
-    r"to|pay|payable|balance|supplier|customer|buyer|bank|account)\b\.? ?"
+    rf"(?:{_ENGLISH_WORDS}|note|service|code|date|reference|ref|no|n°|#|id|total|net)\b\.? ?"
 )
 _GLOSS_RE = re.compile(
-    rf" / ?(?=(?:{_GLOSS_WORD}){{0,3}}(?:invoice|credit|contract|purchase|order|issue|of|"
-    rf"number|amount|vat|tax|excl|incl|excluding|including|due|to|pay|payable|balance|"
-    rf"supplier|customer|buyer|bank|account)\b)(?:{_GLOSS_WORD}){{1,4}}:?"
+    rf" / ?(?=(?:{_GLOSS_WORD}){{0,3}}(?:{_ENGLISH_WORDS})\b)(?:{_GLOSS_WORD}){{1,4}}:?"
 )
 
 

@@ -446,12 +446,13 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
         row = y * columns
         for match in _BAND_SPAN_RE.finditer(marks, row, row + columns):
             x0, x1 = match.start() - row, match.end() - row
-            if x1 - x0 < min_windows or match.group().count(b"1") < 0.6 * (x1 - x0):
+            dark = match.group().count(b"1")
+            if x1 - x0 < min_windows or dark < 0.6 * (x1 - x0):
                 continue
             area = next(
                 (a for a in open_areas if y - a[1] <= max_gap and a[2] < x1 and a[3] > x0), None
             )
-            solid = int(match.group().count(b"1") >= 0.9 * (x1 - x0))
+            solid = int(dark >= 0.9 * (x1 - x0))
             if area is None:
                 areas.append([y, y, x0, x1, solid])
                 open_areas.append(areas[-1])
