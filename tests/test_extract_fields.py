@@ -390,6 +390,53 @@ def test_captions_printed_under_their_values_as_on_a_form() -> None:
     assert found.engagement_number.value == "4500123456"
 
 
+def _form(*boxes: tuple[tuple[str, str], ...], under: bool) -> list[list[Word]]:
+    """Rows of form boxes under a lettered heading: each box a value in 10 pt and a
+    caption in 6 pt capitals, in the box's top corner or under the box. The gap from a
+    caption to the next row's value is smaller than to its own value, as on the forms
+    that print captions under their boxes."""
+    rows, y = [row(90, (50, "B – RÉFÉRENCES DE LA PIÈCE"), size=8)], 104.0
+    for boxed in boxes:
+        xs = [50 + 170 * i for i in range(len(boxed))]
+        values = row(y + (0 if under else 9), *zip(xs, [v for _, v in boxed], strict=True), size=10)
+        captions = row(
+            y + (14 if under else 0), *zip(xs, [c for c, _ in boxed], strict=True), size=6
+        )
+        rows += [values, captions] if under else [captions, values]
+        y += 29 if under else 24
+    rows.append(row(y + 10, (50, "C – DESTINATAIRE DE LA FACTURATION"), size=8))
+    return rows
+
+
+@pytest.mark.parametrize("under", [True, False])
+def test_a_form_of_boxes_reads_its_captions_on_the_side_it_prints_them(under: bool) -> None:
+    found = fields_of(
+        *_form(
+            (("N° FACTURE", "FA-2024-0153"), ("DATE", "12/03/2024"), ("CODE SERVICE", "SE-042")),
+            (("N° D'ENGAGEMENT", "EJ2024118"), ("MARCHÉ N°", "M24-0012"), ("RÉF. CLIENT", "C-58")),
+            (("N° DEVIS", "D-2024-342"), ("COMMANDE DU", "03/01/2024")),
+            under=under,
+        )
+    )
+    assert found.invoice_number.value == "FA-2024-0153"
+    assert found.issue_date.value == "2024-03-12"
+    assert found.service_code.value == "SE-042"
+    assert found.engagement_number.value == "EJ2024118"
+    assert found.contract_number.value == "M24-0012"
+
+
+def test_a_row_of_captions_holds_no_value_for_its_neighbour() -> None:
+    found = fields_of(
+        *_form(
+            (("N° FACTURE", "FA-2024-0153"), ("DATE", "12/03/2024")),
+            (("SERVICE EXÉCUTANT", "COMPTA-04"), ("RÉF. CLIENT", "C-58")),
+            (("N° DEVIS", "D-2024-342"), ("COMMANDE DU", "03/01/2024")),
+            under=False,
+        )
+    )
+    assert found.service_code.value == "COMPTA-04"
+
+
 def test_an_evenly_spaced_list_of_labels_over_values_reads_downwards() -> None:
     found = fields_of(
         row(200, (50, "N° de marché"), size=8),

@@ -416,3 +416,33 @@ def test_the_month_column_label_is_not_the_amount_due() -> None:
         row(115, (45, "Net à payer"), (450, "15 036,06 €")),
     )
     assert found.amount_due.value == "15036.06"
+
+
+def test_a_works_form_with_its_captions_under_the_boxes() -> None:
+    """Captions set under their boxes: the caption under a box names its value and its
+    party (not the captions of the row above), and the lettered heading of the issuer's
+    section says whose letterhead it is."""
+    found = read(
+        row(80, (50, "A – IDENTIFICATION DE L'ÉMETTEUR – MAÎTRE D'ŒUVRE"), size=8),
+        row(95, (50, "ATELIER BONNET & ROCHE"), (390, "170 408 744 00093"), size=10),
+        row(109, (50, "RAISON SOCIALE"), (390, "SIRET N°"), size=6),
+        row(124, (50, "113 chemin du Général de Gaulle"), size=8),
+        row(134, (50, "13010 Marseille"), size=8),
+        row(148, (50, "ADRESSE"), size=6),
+        row(165, (50, "B – RÉFÉRENCES DE LA PIÈCE"), size=8),
+        row(180, (50, "PDG-2024-545"), (320, "14/07/2024"), size=10),
+        row(194, (50, "DÉCOMPTE N°"), (320, "LE"), size=6),
+        row(211, (50, "C – INTERVENANTS"), size=8),
+        row(226, (50, "COLLÈGE JULES VERNE"), (320, "FABRE FRÈRES"), size=10),
+        row(238, (50, "18000 BOURGES"), (320, "69007 LYON"), size=8),
+        row(248, (50, "SIRET n° 191 893 874 00047"), (320, "SIRET n° 680 289 519 00075"), size=8),
+        row(262, (50, "MAÎTRE D'OUVRAGE"), (320, "ENTREPRISE TITULAIRE"), size=6),
+        row(280, (50, "D – MONTANTS"), size=8),
+        kind=DocumentKind.PROJET_DECOMPTE_GENERAL,
+    )
+    assert found.invoice_number.value == "PDG-2024-545"
+    assert found.moe_siret.value == "17040874400093"
+    assert found.recipient_siret.value == "19189387400047"
+    assert found.recipient_name.value == "COLLÈGE JULES VERNE"
+    assert found.supplier_siret.value == "68028951900075"
+    assert found.supplier_name.value == "FABRE FRÈRES"

@@ -1171,7 +1171,14 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             if hit.field is None:
                 continue
             finder = _VALUE_FINDERS[hit.field]
+            if hit.line in doc.boxes_over_captions:
+                candidates.extend(_value_over_caption(doc, hit, finder))
+                continue
             same_line = list(_same_line(doc, hit, finder))
+            if hit.line in doc.caption_lines:
+                # A row of captions holds no values: the next cell is the next caption.
+                own = _cell_index(doc.lines[hit.line], hit.start)
+                same_line = [c for c in same_line if _cell_index(doc.lines[c.line], c.start) == own]
             candidates.extend(same_line)
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
@@ -1244,6 +1251,22 @@ def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate
         return
     for value in finder(doc.lines[index], start, end)[:1]:
         yield _candidate(doc, hit, value, index, 0.8)
+
+
+def _value_over_caption(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
+    """On a form that prints its captions under their boxes, the value of a caption is
+    in the box right over it, read from the box's first line."""
+    caption = doc.lines[hit.line]
+    own = _cell_index(caption, hit.start)
+    if own is None:
+        return
+    cx0, _, cx1, _ = caption.box(*caption.segments[own])
+    for rank, index in enumerate(doc.boxes_over_captions.get(hit.line, ())):
+        for start, end, x0, _ in doc.cells(index):
+            if abs(x0 - cx0) <= 6 or cx0 <= x0 < cx1:
+                for value in finder(doc.lines[index], start, end)[:1]:
+                    yield _candidate(doc, hit, value, index, 0.9 if rank == 0 else 0.75)
+                    return
 
 
 def _beside_offset(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:

@@ -73,6 +73,13 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     cx0, cx1 = line.segment_x(start)
     vx0, _, vx1, _ = line.box(start, end)
     cx0, cx1 = min(cx0, vx0), max(cx1, vx1)
+    caption = doc.caption_under_line.get(line_index)
+    if caption is not None:
+        # A form with its captions under the boxes: the caption under the number's box
+        # names its role, and the captions over it are other boxes'.
+        role = last_role(_in_column(doc, caption, cx0, cx1))
+        if role:
+            return RoleGuess(role, 0.95)
     previous_top = line.top
     lines_up = 0
     fallback: RoleGuess | None = None
@@ -82,10 +89,10 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     for index in reversed(doc.page_lines(line_index)):
         if index >= line_index:
             continue
+        if caption is not None and index in doc.caption_lines:
+            break
         above = doc.lines[index]
-        in_column = " ".join(
-            above.folded[s:e] for s, e, x0, x1 in doc.cells(index) if x1 > cx0 - 3 and x0 < cx1 + 3
-        )
+        in_column = _in_column(doc, index, cx0, cx1) or _section_heading(doc, index, cx0)
         if not in_column:
             continue  # a line of another column
         gap = previous_top - above.bottom
@@ -122,6 +129,24 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         # on the right where an addressee would stand.
         return RoleGuess("supplier", 0.5, by_position=True)
     return by_position
+
+
+def _in_column(doc: Doc, index: int, x0: float, x1: float) -> str:
+    """The text of the cells of line ``index`` over the span from ``x0`` to ``x1``."""
+    return " ".join(
+        doc.lines[index].folded[s:e]
+        for s, e, cx0, cx1 in doc.cells(index)
+        if cx1 > x0 - 3 and cx0 < x1 + 3
+    )
+
+
+def _section_heading(doc: Doc, index: int, x0: float) -> str:
+    """A numbered section heading alone on its line, left of ``x0`` ("A – IDENTIFICATION
+    DE L'ÉMETTEUR"): it heads every column of its section."""
+    line = doc.lines[index]
+    if len(line.segments) != 1 or line.x0 > x0 + 3 or not _SECTION_NUMBER_RE.match(line.text):
+        return ""
+    return line.folded
 
 
 #: What only a firm's own identity block prints: its share capital, its registration.
@@ -267,6 +292,18 @@ def _tagline(doc: Doc, letterhead: NameCandidate | None) -> tuple[str | None, fr
             role = last_role(line.folded[s:e])
             if role in ("moa", "moe", "recipient"):
                 return role, frozenset({index})
+    # Or the numbered heading of the name's section, over it: « A – IDENTIFICATION DE
+    # L'ÉMETTEUR – MAÎTRE D'ŒUVRE » (past the box's caption, on a form).
+    for index in range(letterhead.line - 1, max(-1, letterhead.line - 3), -1):
+        line = doc.lines[index]
+        if line.page.number != top.page.number or top.top - line.bottom > 3 * top.height:
+            break
+        if index in doc.caption_lines:
+            continue
+        role = last_role(_section_heading(doc, index, x0))
+        if role in ("moa", "moe", "recipient"):
+            return role, frozenset({index})
+        break
     return None, frozenset()
 
 
@@ -297,22 +334,23 @@ def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[N
 
 
 def _name_below(doc: Doc, index: int, start: int, end: int) -> list[NameCandidate]:
-    """The first line under a heading that stands alone, in its column."""
+    """The first line under a heading that stands alone, in its column; or, on a form
+    that prints its captions under the boxes, the first line of the box over it
+    ("DESTINATAIRE" under the addressee's box)."""
     line = doc.lines[index]
     hx0, _, hx1, _ = line.box(start, end)
-    for below in doc.page_lines(index):
-        if below <= index:
-            continue
-        other = doc.lines[below]
-        if other.top - line.bottom > 3 * max(line.height, other.height):
+    box = doc.boxes_over_captions.get(index)
+    for near in range(index + 1, doc.page_lines(index).stop) if box is None else box:
+        other = doc.lines[near]
+        if box is None and other.top - line.bottom > 3 * max(line.height, other.height):
             return []
         for s, e in other.segments:
             if overlaps(other.box(s, e), hx0, hx1 + 60):
                 name = _first_chunk(other, s, e)
                 if name is None or _is_heading(name[0]):
                     return []
-                text = name[0] + _continuation(doc, below, other.box(s, e)[0], name[0])
-                return [NameCandidate(text, 0.55, below, name[1], name[2])]
+                text = name[0] + _continuation(doc, near, other.box(s, e)[0], name[0])
+                return [NameCandidate(text, 0.55, near, name[1], name[2])]
     return []
 
 
