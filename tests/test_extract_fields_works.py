@@ -115,6 +115,16 @@ def test_recap_table_gives_the_month_not_the_cumulative() -> None:
     assert found.amount_due.confidence >= 0.9
 
 
+def test_a_stamp_letter_among_the_figures_does_not_hide_the_column_header() -> None:
+    rows = _recap()
+    # The « o » of a COPIE stamp printed across the table runs into a figure's cell.
+    rows[2] = row(372, (45, "Révision des prix"), (292, "o 2 950,40 €"), (412, "2 448,83 €"),
+                  (521, "501,57 €"))  # fmt: skip
+    found = read(*rows, kind=DocumentKind.PROJET_DECOMPTE_MENSUEL)
+    assert found.total_excl_tax.value == "16665.07"
+    assert found.total_incl_tax.value == "17581.65"
+
+
 @pytest.mark.parametrize(
     ("retention", "advance", "due"),
     [
@@ -446,3 +456,22 @@ def test_a_works_form_with_its_captions_under_the_boxes() -> None:
     assert found.recipient_name.value == "COLLÈGE JULES VERNE"
     assert found.supplier_siret.value == "68028951900075"
     assert found.supplier_name.value == "FABRE FRÈRES"
+
+
+@pytest.mark.parametrize(
+    ("wrapped", "expected"), [("513 00034.", "88725951300034"), ("513 00035.", None)]
+)
+def test_a_siret_cut_by_the_end_of_a_line_of_prose(wrapped: str, expected: str | None) -> None:
+    found = read(
+        row(
+            300,
+            (
+                45,
+                "Entreprise titulaire : Ets Chevalier et Fils, 144 rue Hoche, siret 887 259",
+            ),
+        ),
+        row(311, (45, wrapped)),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    # Joined only when the fourteen digits pass the checksum.
+    assert found.supplier_siret.value == expected

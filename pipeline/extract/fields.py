@@ -1180,6 +1180,8 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
                 own = _cell_index(doc.lines[hit.line], hit.start)
                 same_line = [c for c in same_line if _cell_index(doc.lines[c.line], c.start) == own]
             candidates.extend(same_line)
+            if hit.field == "siret" and not same_line:
+                candidates.extend(_siret_cut_by_line_end(doc, hit))
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
@@ -1213,6 +1215,29 @@ def _wrapped_in_prose(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candi
     for value in finder(below, start, below.segments[0][1])[:1]:
         if value.start == start:
             yield _candidate(doc, hit, value, following, 0.9)
+
+
+_DIGITS_ENDING_RE = re.compile(r"[\s:]*(\d[\d ]*)$")
+_DIGITS_OPENING_RE = re.compile(r"\s*(\d[\d ]*\d)(?!\d)")
+
+
+def _siret_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
+    """A SIRET cut by the end of a line of running text ("… siret 887 259" | "513
+    00034."): the digits ending the label's line and those opening the next line of the
+    paragraph, joined when they make fourteen and pass the checksum."""
+    line = doc.lines[hit.line]
+    tail = _DIGITS_ENDING_RE.match(line.folded, hit.end)
+    following = hit.line + 1
+    if tail is None or following not in doc.page_lines(hit.line):
+        return
+    below = doc.lines[following]
+    head = _DIGITS_OPENING_RE.match(below.folded)
+    if head is None or below.top - line.bottom > 0.8 * line.height:
+        return
+    digits = (tail.group(1) + head.group(1)).replace(" ", "")
+    if len(digits) == 14 and is_valid_siret(digits):
+        value = Value(digits, tail.start(1), len(line.folded), 1.0, checked=True)
+        yield _candidate(doc, hit, value, hit.line, 0.9)
 
 
 def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
@@ -1553,6 +1578,21 @@ def _context_factor(doc: Doc, field: str, line_index: int, value: Value) -> floa
     return factor
 
 
+_FIGURES_RE = re.compile(r"[-\d\s.,€%]+|[-\d\s.,%]*eur")
+_STRAY_LETTER_RE = re.compile(r"(?<!\S)[a-z](?!\S)")
+
+
+def _figures(cell: str) -> bool:
+    """A cell of figures ("5 147,80", "-1 500,00 eur"), maybe with a letter standing
+    alone among them: a stamp printed across the table ("o 5 147,80" under a
+    « COPIE »), not a header."""
+    if _FIGURES_RE.fullmatch(cell):
+        return True
+    return any(c.isdigit() for c in cell) and bool(
+        _FIGURES_RE.fullmatch(_STRAY_LETTER_RE.sub("", cell))
+    )
+
+
 def _column_header(doc: Doc, line_index: int, value: Value) -> str:
     """The words printed above a value in its column (a table header), folded. A header
     cell may wrap over a few lines ("Cumul au" / "31/07/2024")."""
@@ -1573,7 +1613,7 @@ def _column_header(doc: Doc, line_index: int, value: Value) -> str:
         ]
         if not words:
             continue  # a line of another column
-        if all(re.fullmatch(r"[-\d\s.,€%]+|[-\d\s.,%]*eur", w) for w in words):
+        if all(_figures(w) for w in words):
             if header:
                 break
             continue  # a row of figures above ours: keep climbing to the header
