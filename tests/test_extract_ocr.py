@@ -295,6 +295,26 @@ def test_a_band_ends_where_the_paper_under_it_starts() -> None:
         assert inverted.crop(line).tobytes() == page.crop(line).tobytes()
 
 
+def test_a_white_card_laid_over_a_dark_band_stays_as_printed() -> None:
+    from PIL import ImageFont
+
+    # 300 dpi: a header band 4 cm high, a card with the piece's references straddling it.
+    page = Image.new("L", (2400, 1000), 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 100, 2399, 570), fill=40)
+    draw.text((80, 300), "MARCHAND FRÈRES", font=ImageFont.truetype(BOLD, 60), fill=255)
+    draw.rectangle((1300, 200, 2200, 800), fill=255, outline=0, width=3)
+    draw.text(
+        (1340, 260), "N° du document  MF-2025-7577", font=ImageFont.truetype(BOLD, 40), fill=0
+    )
+    inverted = ocr.invert_dark_bands(page, dpi=300)
+    card = (1310, 210, 2190, 790)
+    assert inverted.crop(card).tobytes() == page.crop(card).tobytes()
+    # The band on its left is inverted: its name reads black on paper.
+    name = (60, 280, 1200, 380)
+    assert _ink(inverted, name) < _ink(page, name) // 3
+
+
 def test_a_bold_title_blurred_by_a_poor_scan_is_not_a_band() -> None:
     from PIL import ImageFilter, ImageFont
 

@@ -480,11 +480,28 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
             left -= 1
         while right < min(width, (x1 + 1) * window) and _dark_column(image, right, top, last):
             right += 1
-        box = (left, top, right, last + 1)
-        crop = inverted.crop(box)
-        if crop.resize((1, 1), Image.Resampling.BOX).tobytes()[0] < 128:  # dark overall
-            inverted.paste(ImageOps.invert(crop), box)
+        region = image.crop((left, top, right, last + 1))
+        for start, end in _dark_stretches(region, min_windows * window):
+            box = (left + start, top, left + end, last + 1)
+            crop = inverted.crop(box)
+            if crop.resize((1, 1), Image.Resampling.BOX).tobytes()[0] < 128:  # dark overall
+                inverted.paste(ImageOps.invert(crop), box)
     return inverted
+
+
+def _dark_stretches(area: Image.Image, min_width: int) -> list[tuple[int, int]]:
+    """The stretches of an area to invert, left to right: all of it but the paper at
+    least ``min_width`` wide, a white card laid over a dark band (the piece's references
+    on a header band), which stays as it is. (Large white letters leave narrower runs of
+    light columns.)"""
+    means = area.resize((area.size[0], 1), Image.Resampling.BOX).tobytes()
+    stretches, start = [], 0
+    for match in re.finditer(rb"[\x80-\xff]+", means):
+        if match.end() - match.start() >= min_width:
+            stretches.append((start, match.start()))
+            start = match.end()
+    stretches.append((start, len(means)))
+    return [(s, e) for s, e in stretches if e > s]
 
 
 def _dark_column(image: Image.Image, x: int, top: int, last: int) -> bool:
