@@ -125,6 +125,25 @@ def test_a_stamp_letter_among_the_figures_does_not_hide_the_column_header() -> N
     assert found.total_incl_tax.value == "17581.65"
 
 
+def test_an_ocr_slip_on_one_digit_of_a_total_is_undone_by_the_other_two() -> None:
+    # OCR read the HT "16 665,05" as "26 665,05": HT or TTC could be the slip, but the
+    # TTC is read the same twice.
+    totals = [
+        row(603, (286, "Total HT"), (450, "26 665,05 €")),
+        row(619, (286, "TVA 20 %"), (450, "3 333,01 €")),
+        row(635, (286, "Total TTC"), (450, "19 998,06 €")),
+        row(700, (286, "Montant TTC"), (450, "19 998,06 €")),
+    ]
+    reading = find_fields([page(*totals, source=FieldSource.OCR)], kind=DocumentKind.INVOICE)
+    found = reading.fields
+    assert found.total_excl_tax.value == "16665.05"
+    assert found.total_incl_tax.value == "19998.06"
+    assert found.total_excl_tax.confidence < 0.8  # corrected, not read
+    assert any(
+        f.code == "FIELD_CORRECTED" and f.field == "total_excl_tax" for f in reading.findings
+    )
+
+
 @pytest.mark.parametrize(
     ("retention", "advance", "due"),
     [

@@ -361,6 +361,8 @@ def find_ibans(line: Line, start: int, end: int) -> list[Value]:
 
 _ID_LEAD_RE = re.compile(
     r"[\s:.#°*=/-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
+    # A gloss in brackets between the label and its colon: "Marché n° (réf. acheteur) :".
+    r"(?:\([^()\d]{1,30}\)\s*:[\s\t]*)?"
     # OCR reads a colon as "à", "i", "|" or ";": one such stray letter is skipped.
     r"(?:[ai|;!](?=\s+[a-z]{0,4}[-/]?\d))?\s*"
 )
@@ -485,7 +487,7 @@ _NOT_AN_INVOICE_REF = (
 LABELS: tuple[Label, ...] = (
     # ---- invoice number (the piece's own reference)
     make_label("invoice_number", r"\bnum(?:ero|\.)?\s+(?:de\s+(?:la\s+)?)?facture\b", 0.95),
-    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?facture\b", 0.95),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?(?:facture\b|fact\b\.?)", 0.95),
     make_label(
         "invoice_number",
         # "Facture du 12/03/2024 n° F-…" names its date before its number.
@@ -494,6 +496,8 @@ LABELS: tuple[Label, ...] = (
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
     make_label("invoice_number", rf"\b(?:avoir|note\s+de\s+credit)\s+{_N}", 0.95),
+    # A works firm's "mémoire", an architect's fee note: the piece under its own name.
+    make_label("invoice_number", rf"\b(?:memoire|note\s+d'honoraires)\s+{_N}", 0.85),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
     # The reference after the word: "Pièce réf.", "Facture réf.".
     make_label(
@@ -528,11 +532,13 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("invoice_number", rf"\betat\s+d'acompte(?:\s+(?:mensuel\s+)?valide)?\s+{_N}", 0.7),
     make_label(
-        "invoice_number", rf"\b(?:{_N}\s*(?:de\s+)?piece(?:\s+comptable)?|piece\s+{_N})", 0.85
+        "invoice_number",
+        rf"\b(?:{_N}\s*(?:de\s+(?:la\s+)?)?piece(?:\s+comptable)?|piece\s+{_N})",
+        0.85,
     ),
     make_label(
         "invoice_number",
-        r"\bref(?:erence)?\b\.?\s+(?:de\s+la\s+)?(?:facture|piece|document|avoir)\b",
+        r"\bref(?:erence)?\b\.?\s+(?:de\s+(?:la|notre)\s+)?(?:facture|piece|document|avoir)\b",
         0.85,
         not_before=r"(?:vos|votre|v/)",
     ),
@@ -718,10 +724,14 @@ LABELS: tuple[Label, ...] = (
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
     make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
     make_label("service_code", r"\bservice\s+destinataire\b(?:\s+\(code\))?", 0.85),
-    make_label("service_code", r"\bcode\s+routage\b|\bcode_routage\b", 0.8),
+    make_label("service_code", r"\bcode\s+(?:de\s+)?routage\b|\bcode_routage\b", 0.8),
     make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
     make_label("service_code", r"\bref(?:erence)?\.?\s+(?:du\s+)?service\b", 0.75),
-    make_label("service_code", r"\bservice\s+(?:gestionnaire|ordonnateur|prescripteur)\b", 0.7),
+    make_label(
+        "service_code",
+        r"\bservice\s+(?:gestionnaire|ordonnateur|prescripteur|beneficiaire|demandeur)\b",
+        0.7,
+    ),
     # "Service" alone heading its cell or followed by a colon: the code is next to it.
     make_label("service_code", r"(?:^|\t)\s*service\s*(?::|(?=\t|$))", 0.6),
     make_label(
@@ -738,6 +748,7 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
+    make_label("engagement_number", rf"\b(?:{_N}\s*bc|bc\s+{_N})(?![\w/-])", 0.75),
     make_label(
         "engagement_number",
         r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
@@ -757,7 +768,7 @@ LABELS: tuple[Label, ...] = (
         rf"\bmarche\s+a\s+bons\s+de\s+commande(?:\s+{_N})?",
         0.85,
     ),
-    make_label("contract_number", r"\bref(?:erence)?\.?\s+(?:du\s+)?marche\b", 0.85),
+    make_label("contract_number", r"\bref(?:erence)?s?\.?\s+(?:du\s+)?marche\b", 0.85),
     make_label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
     make_label("contract_number", r"\bmarche\s*:", 0.7),
     # "… – marché M24-0012": a bare « marché » before something shaped like a reference
@@ -779,12 +790,15 @@ LABELS: tuple[Label, ...] = (
     # Other wordings of the contract reference on public invoices.
     make_label(
         "contract_number",
-        rf"\b(?:{_N}\s*(?:de\s+l'|d')?)?accord[- ]cadre(?:\s+{_N})?|"
+        rf"\b(?:{_N}\s*(?:de\s+l'|d'|du\s+)?)?(?:accord|contrat)[- ]cadre(?:\s+{_N})?|"
         rf"\bmarche\s+subsequent(?:\s+{_N})?",
         0.85,
     ),
     make_label(
-        "contract_number", r"\bmarche\s+public\s*:|\bref(?:erence)?s?\.?\s+(?:du\s+)?contrat\b", 0.8
+        "contract_number",
+        r"\bmarche\s+public(?:\s+de\s+(?:travaux|services|fournitures))?\s*:|"
+        r"\bref(?:erence)?s?\.?\s+(?:du\s+)?contrat\b",
+        0.8,
     ),
     make_label("contract_number", r"\bnumero\s+(?:de\s+|du\s+)?(?:marche|contrat)\b", 0.9),
     make_label("contract_number", r"(?:^|\t)\s*marche\s*(?=\t|$)", 0.7),
@@ -2089,9 +2103,21 @@ def _settle_totals(
     """HT, TVA, TTC: the triple that adds up if there is one (each then much more likely
     right), else each field's best, trusted less."""
     triple = _reconcile(by_field, _TOTALS)
+    slip = _one_slip_in_best(doc, by_field) if triple is None else None
+    if slip is not None:
+        # Nothing adds up as read, but the best few do once OCR's slip on one digit is
+        # undone. (Three amounts that add up as read are far more telling: the sum of a
+        # slip-corrected triple never overrides them.)
+        best, (name, read) = slip
+        settled = dict(zip(_TOTALS, best, strict=True))
+        _corrected(findings, name, read, settled[name].value, "HT + TVA = TTC")
+        return {
+            field: (cand, cand.confidence if field == name else _checked(cand.confidence))
+            for field, cand in settled.items()
+        }
     if triple is not None:
         return {
-            name: (cand, cand.confidence + (MAX_CONFIDENCE - cand.confidence) * 0.65)
+            name: (cand, _checked(cand.confidence))
             for name, cand in zip(_TOTALS, triple, strict=True)
         }
     choices = {name: choose(by_field[name]) for name in _TOTALS}
@@ -2117,6 +2143,54 @@ def _settle_totals(
             )
         )
     return {name: (c.candidate, c.confidence * factor) for name, c in present.items()}
+
+
+def _checked(confidence: float) -> float:
+    """A total that HT + TVA = TTC confirms is much more likely right."""
+    return confidence + (MAX_CONFIDENCE - confidence) * 0.65
+
+
+_Triple = tuple[Candidate, Candidate, Candidate]
+
+
+def _one_slip_in_best(
+    doc: Doc, by_field: dict[str, list[Candidate]]
+) -> tuple[_Triple, tuple[str, str]] | None:
+    """The best HT, TVA and TTC read by OCR, once the one of them that OCR misread by a
+    single digit is corrected so that they add up (when only one of the three can be:
+    the corrected one keeps its own confidence, lowered); and which was read as what.
+    Only the best of each: runners-up that add up after a correction are as often
+    another column's amounts."""
+    best = [max(by_field[name], key=lambda c: c.confidence, default=None) for name in _TOTALS]
+    ht, tva, ttc = best
+    if ht is None or tva is None or ttc is None:
+        return None
+    triple = (ht, tva, ttc)
+    if any(doc.lines[c.line].page.source is not FieldSource.OCR for c in triple):
+        return None
+    if len({(c.line, c.start) for c in triple}) < 3:
+        return None  # one printed amount standing for two totals
+    x, y, z = (Decimal(c.value) for c in triple)
+    options = [
+        (index, format_amount(wanted))
+        for index, wanted in enumerate((z - y, z - x, x + y))
+        if wanted > 0 and _one_digit_off(triple[index].value, format_amount(wanted))
+    ]
+    if len(options) > 1:
+        # Either of two could be the slip: not one read the same at two places.
+        options = [(i, w) for i, w in options if _readings(by_field, i, triple[i]) < 2]
+    if len(options) != 1:
+        return None
+    index, wanted = options[0]
+    slipped = triple[index]
+    fixed = list(triple)
+    fixed[index] = replace(slipped, value=wanted, confidence=slipped.confidence * 0.8)
+    return (fixed[0], fixed[1], fixed[2]), (_TOTALS[index], slipped.value)
+
+
+def _readings(by_field: dict[str, list[Candidate]], index: int, cand: Candidate) -> int:
+    """On how many lines the value of ``cand`` was read for its total."""
+    return len({c.line for c in by_field[_TOTALS[index]] if c.value == cand.value})
 
 
 def _settle_due(
