@@ -1418,6 +1418,17 @@ def test_reference_wordings(text: str, field: str, expected: str) -> None:
     assert value(row(300, (50, text)), field=field) == expected
 
 
+def test_an_unsure_reading_at_its_label_is_kept_for_review() -> None:
+    # OCR rated every word of the line low: the value is still the one at the label.
+    scanned = page(
+        row(200, (50, "N° de contrat :"), (200, "2024-26-TRX-158"), conf=0.3),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([scanned]).fields
+    assert found.contract_number.value == "2024-26-TRX-158"
+    assert found.contract_number.confidence < 0.3
+
+
 def test_a_label_never_spans_two_cells() -> None:
     # "Marché public" | "N° EJ" read as one line must not become "Marché public N°".
     found = fields_of(

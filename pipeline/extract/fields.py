@@ -11,8 +11,9 @@ scored:
 and the checks that hold move it: SIRET/IBAN/VAT checksums, HT + TVA = TTC among the
 amount candidates, the VAT number carrying the supplier's SIREN. Candidates that agree
 add up a little; a close competitor with another value takes confidence away. A field
-whose best candidate ends under ``MIN_CONFIDENCE`` stays null: a wrong value that looks
-certain costs more than an empty one.
+whose best candidate ends under ``MIN_VALUE_CONFIDENCE`` (``MIN_CONFIDENCE`` for a party's
+number or name) stays null; what is kept under 0.8 goes to review: a wrong value that
+looks certain costs more than an empty one.
 
 Values are normalised as DESIGN 4.1 says: ISO dates, amounts with two decimals and a dot
 (positive: credit notes carry positive amounts), identifiers without spaces, EUR.
@@ -68,6 +69,11 @@ from pipeline.models import (
     PieceFields,
     Severity,
 )
+
+#: A reference, a date or an amount found at its label is kept from this confidence,
+#: lower than a party's (``MIN_CONFIDENCE``): flagged for review, an unsure value still
+#: saves the typing, while a party's number or name goes on to the routing checks.
+MIN_VALUE_CONFIDENCE = 0.2
 
 
 class FieldReading(Frozen):
@@ -1902,7 +1908,7 @@ def _month_first(doc: Doc) -> bool:
 def _field_from_choice(
     doc: Doc, name: str, choice: Choice | None, findings: list[Finding]
 ) -> ExtractedField:
-    if choice is None or choice.confidence < MIN_CONFIDENCE:
+    if choice is None or choice.confidence < MIN_VALUE_CONFIDENCE:
         return ExtractedField()
     if choice.runner_up > 0.7 * choice.candidate.confidence:
         findings.append(
@@ -1942,7 +1948,7 @@ def _amount_fields(
     settled.update(_settle_due(doc, by_field, settled, findings))
     result = {}
     for name in AMOUNT_FIELDS:
-        if name not in settled or settled[name][1] < MIN_CONFIDENCE:
+        if name not in settled or settled[name][1] < MIN_VALUE_CONFIDENCE:
             result[name] = ExtractedField()
             continue
         cand, confidence = settled[name]
