@@ -1418,6 +1418,26 @@ def test_reference_wordings(text: str, field: str, expected: str) -> None:
     assert value(row(300, (50, text)), field=field) == expected
 
 
+def test_a_value_cut_short_by_its_cell_is_not_trusted() -> None:
+    found = fields_of(row(200, (50, "Code du service :"), (200, "SERVICES-TECHNI…")))
+    assert found.service_code.value == "SERVICES-TECHNI"
+    assert found.service_code.confidence < 0.8  # the rest is not on the page: review it
+
+
+@pytest.mark.parametrize(
+    ("source", "sure"), [(FieldSource.OCR, False), (FieldSource.TEXT_LAYER, True)]
+)
+def test_a_date_padded_on_one_side_only_may_have_lost_a_digit_to_ocr(
+    source: FieldSource, sure: bool
+) -> None:
+    # "29/04/2025" read "9/04/2025": print pads both day and month, or neither.
+    found = find_fields(
+        [page(row(200, (50, "Date de facturation :"), (250, "9/04/2025")), source=source)]
+    )
+    assert found.fields.issue_date.value == "2025-04-09"
+    assert (found.fields.issue_date.confidence >= 0.8) is sure
+
+
 def test_an_unsure_reading_at_its_label_is_kept_for_review() -> None:
     # OCR rated every word of the line low: the value is still the one at the label.
     scanned = page(
@@ -1427,6 +1447,16 @@ def test_an_unsure_reading_at_its_label_is_kept_for_review() -> None:
     found = find_fields([scanned]).fields
     assert found.contract_number.value == "2024-26-TRX-158"
     assert found.contract_number.confidence < 0.3
+
+
+def test_a_wording_across_a_cell_border_gives_way_to_a_label_inside_a_cell() -> None:
+    # "Contrat n°" | "Commande du" is no "n° commande".
+    found = fields_of(
+        row(200, (50, "Contrat n°"), (200, "Commande du")),
+        row(212, (50, "M22-7077"), (200, "05/04/2024")),
+    )
+    assert found.contract_number.value == "M22-7077"
+    assert found.engagement_number.value is None
 
 
 def test_a_label_never_spans_two_cells() -> None:

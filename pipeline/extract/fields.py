@@ -243,6 +243,13 @@ def find_dates(line: Line, start: int, end: int) -> list[Value]:
             parsed = _date_value(match)
             if parsed is not None:
                 quality = 1.0 if len(match["y"]) == 4 else 0.85
+                if (
+                    line.page.source is FieldSource.OCR
+                    and regex is _NUMERIC_DATE_RE
+                    and len(match["d"]) == 1
+                    and len(match["m"]) == 2
+                ):
+                    quality *= 0.7  # "9/04/2025": a printed date pads both or neither
                 values.append(Value(parsed.isoformat(), match.start(), match.end(), quality))
     return sorted(values, key=lambda v: v.start)
 
@@ -425,6 +432,8 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             if not more:
                 break
             token_end = more.end()
+        # "SERVICES-TECHNI…": cut short by a narrow cell, the rest is not on the page.
+        cut_short = line.folded.startswith("..", token_end - 2)
         while line.folded[token_end - 1] in ".-/":
             token_end -= 1  # "F-2024-0153." ends a sentence
         folded = line.folded[token.start() : token_end]
@@ -454,6 +463,8 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             quality = 0.35  # an ordinal (Situation n° 7), rarely a piece number
         elif not has_digit and not text.isupper():
             quality = 0.4  # a plain word: probably a service name, not a code
+        if cut_short:
+            quality *= 0.6
         return [Value(text, token.start(), token_end, quality)]
 
     return find
@@ -962,6 +973,20 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         for label, start, end in _label_matches(text)
     ]
     found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
+    # A wording read across a cell border ("Contrat n°" | "Commande du" as "n° commande")
+    # gives way to another field's label wholly inside a cell.
+    found = [
+        hit
+        for hit in found
+        if not _crosses_cells(line, hit)
+        or not any(
+            other.field not in (None, hit.field)
+            and not _crosses_cells(line, other)
+            and other.start < hit.end
+            and other.end > hit.start
+            for other in found
+        )
+    ]
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
     found.sort(key=lambda h: (-(h.end - h.start), h.field is None, -h.label.weight))
@@ -1129,6 +1154,10 @@ def _section_heading_above(
                 if heading.match(line.folded, start, end):
                     return field
     return None
+
+
+def _crosses_cells(line: Line, hit: Hit) -> bool:
+    return "\t" in line.folded[hit.start : hit.end].strip()
 
 
 def _spans_into_another_label(line: Line, hit: Hit, hits: list[Hit]) -> bool:
