@@ -298,21 +298,38 @@ def test_a_band_ends_where_the_paper_under_it_starts() -> None:
 def test_a_white_card_laid_over_a_dark_band_stays_as_printed() -> None:
     from PIL import ImageFont
 
-    # 300 dpi: a header band 4 cm high, a card with the piece's references straddling it.
+    # 300 dpi: a black header band 4 cm high; a card with the piece's references
+    # straddles it, its bold title and labels close to its left border.
     page = Image.new("L", (2400, 1000), 255)
     draw = ImageDraw.Draw(page)
-    draw.rectangle((0, 100, 2399, 570), fill=40)
+    draw.rectangle((0, 100, 2399, 570), fill=0)
     draw.text((80, 300), "MARCHAND FRÈRES", font=ImageFont.truetype(BOLD, 60), fill=255)
-    draw.rectangle((1300, 200, 2200, 800), fill=255, outline=0, width=3)
-    draw.text(
-        (1340, 260), "N° du document  MF-2025-7577", font=ImageFont.truetype(BOLD, 40), fill=0
-    )
+    draw.rectangle((1300, 140, 2200, 800), fill=255, outline=0, width=3)
+    draw.text((1315, 150), "PROJET DE DÉCOMPTE", font=ImageFont.truetype(BOLD, 80), fill=0)
+    for top, label, value in ((260, "N° pièce", "PDG-2025-036"), (330, "Date", "29/04/2025")):
+        draw.text((1315, top), label, font=ImageFont.truetype(BOLD, 44), fill=0)
+        draw.text((1700, top), value, font=ImageFont.truetype(BOLD, 44), fill=0)
     inverted = ocr.invert_dark_bands(page, dpi=300)
-    card = (1310, 210, 2190, 790)
+    card = (1304, 144, 2196, 796)
     assert inverted.crop(card).tobytes() == page.crop(card).tobytes()
     # The band on its left is inverted: its name reads black on paper.
     name = (60, 280, 1200, 380)
     assert _ink(inverted, name) < _ink(page, name) // 3
+
+
+def test_a_card_is_told_by_its_share_of_paper_not_by_its_mean() -> None:
+    # 300 dpi: the card starts a third of the way down a black band, a bold stroke of
+    # its title near its left border: those columns are more ink than paper, but the
+    # card stays whole, out to its border.
+    page = Image.new("L", (2400, 500), 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 100, 2399, 200), fill=0)
+    draw.rectangle((1300, 130, 2200, 400), fill=255, outline=0, width=3)
+    draw.rectangle((1310, 135, 1360, 170), fill=0)
+    inverted = ocr.invert_dark_bands(page, dpi=300)
+    card = (1304, 131, 2196, 400)
+    assert inverted.crop(card).tobytes() == page.crop(card).tobytes()
+    assert inverted.getpixel((600, 150)) == 255  # the band itself is inverted
 
 
 def test_a_bold_title_blurred_by_a_poor_scan_is_not_a_band() -> None:

@@ -489,17 +489,31 @@ def invert_dark_bands(image: Image.Image, *, dpi: int) -> Image.Image:
     return inverted
 
 
+_PAPER_PIXEL = [255 if v >= 128 else 0 for v in range(256)]
+#: A quarter of a column's pixels paper: a band's column holds less, white letters aside.
+_PARTLY_PAPER = 64
+
+
 def _dark_stretches(area: Image.Image, min_width: int) -> list[tuple[int, int]]:
     """The stretches of an area to invert, left to right: all of it but the paper at
     least ``min_width`` wide, a white card laid over a dark band (the piece's references
-    on a header band), which stays as it is. (Large white letters leave narrower runs of
-    light columns.)"""
-    means = area.resize((area.size[0], 1), Image.Resampling.BOX).tobytes()
+    on a header band), which stays as it is. A column is paper when most of its pixels
+    are: the card's bold text darkens a column's mean, not its share of paper. (Large
+    white letters leave narrower runs of light columns.)"""
+    paper = area.point(_PAPER_PIXEL)
+    means = paper.resize((area.size[0], 1), Image.Resampling.BOX).tobytes()
     stretches, start = [], 0
     for match in re.finditer(rb"[\x80-\xff]+", means):
-        if match.end() - match.start() >= min_width:
-            stretches.append((start, match.start()))
-            start = match.end()
+        if match.end() - match.start() < min_width:
+            continue
+        # Out to the card's border: the columns of its big title are partly paper too.
+        card_start, card_end = match.span()
+        while card_start > start and means[card_start - 1] >= _PARTLY_PAPER:
+            card_start -= 1
+        while card_end < len(means) and means[card_end] >= _PARTLY_PAPER:
+            card_end += 1
+        stretches.append((start, card_start))
+        start = card_end
     stretches.append((start, len(means)))
     return [(s, e) for s, e in stretches if e > s]
 
