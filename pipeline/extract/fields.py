@@ -375,7 +375,7 @@ def find_ibans(line: Line, start: int, end: int) -> list[Value]:
 _ID_LEAD_RE = re.compile(
     r"[\s:.#°*=/-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
     # A gloss in brackets between the label and its colon: "Marché n° (réf. acheteur) :".
-    r"(?:\([^()\d]{1,30}\)\s*:[\s\t]*)?"
+    r"(?:\([^()\d]{1,30}\)\s*:\s*)?"
     # OCR reads a colon as "à", "i", "|" or ";": one such stray letter is skipped.
     r"(?:[ai|;!](?=\s+[a-z]{0,4}[-/]?\d))?\s*"
 )
@@ -2140,8 +2140,8 @@ def _settle_totals(
     triple = _reconcile(by_field, _TOTALS)
     slip = _one_slip_in_best(doc, by_field) if triple is None else None
     if slip is not None:
-        # Nothing adds up as read, but the best few do once OCR's slip on one digit is
-        # undone. (Three amounts that add up as read are far more telling: the sum of a
+        # Nothing adds up as read, but the best of each do once OCR's slip on one digit
+        # is undone. (Three amounts that add up as read are far more telling: the sum of a
         # slip-corrected triple never overrides them.)
         best, (name, read) = slip
         settled = dict(zip(_TOTALS, best, strict=True))
@@ -2196,8 +2196,9 @@ def _one_slip_in_best(
     the corrected one keeps its own confidence, lowered); and which was read as what.
     Only the best of each: runners-up that add up after a correction are as often
     another column's amounts."""
-    best = [max(by_field[name], key=lambda c: c.confidence, default=None) for name in _TOTALS]
-    ht, tva, ttc = best
+    ht, tva, ttc = (
+        max(by_field[name], key=lambda c: c.confidence, default=None) for name in _TOTALS
+    )
     if ht is None or tva is None or ttc is None:
         return None
     triple = (ht, tva, ttc)
