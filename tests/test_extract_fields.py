@@ -19,6 +19,7 @@ from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
     build_doc,
     find_fields,
+    find_reference,
     format_amount,
     labelled_candidates,
     parse_amount,
@@ -1436,6 +1437,14 @@ def test_a_date_padded_on_one_side_only_may_have_lost_a_digit_to_ocr(
     )
     assert found.fields.issue_date.value == "2025-04-09"
     assert (found.fields.issue_date.confidence >= 0.8) is sure
+
+
+@pytest.mark.parametrize("text", ["01", "O1", "12"])
+def test_an_ordinal_is_rarely_a_piece_number_even_misread(text: str) -> None:
+    # An item's number under a "N°" column header, "01" read "O1" by OCR.
+    (line,) = group_lines(page(row(200, (50, text)), source=FieldSource.OCR))
+    (found,) = find_reference(line, 0, len(line.folded))
+    assert found.quality < 0.5
 
 
 def test_an_unsure_reading_at_its_label_is_kept_for_review() -> None:

@@ -402,6 +402,7 @@ _OCR_ZERO_RE = re.compile(r"(?<=\d)O(?=\d)")
 _OCR_PREFIX_ZERO_RE = re.compile(r"(?<=[A-Z]{2})O(?=\d{3})")
 #: A letter OCR confuses with a digit, touching a digit.
 _OCR_LOOKALIKE_RE = re.compile(r"[OIlSBZ](?=\d)|(?<=\d)[OIlSBZ]")
+_OCR_AS_DIGITS = str.maketrans("OoIl", "0011")
 
 #: Labels of other numbers: never the start of a reference.
 _NOT_A_PREFIX = {"siret", "siren", "tva", "rcs", "ape", "naf", "tel", "fax", "bic", "iban", "page"}
@@ -459,8 +460,8 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             text, prefix_zero = _OCR_PREFIX_ZERO_RE.subn("0", text)
             if prefix_zero or _OCR_LOOKALIKE_RE.search(text):
                 quality = 0.8  # OCR cannot tell O from 0 here
-        if text.isdigit() and len(text) <= 3:
-            quality = 0.35  # an ordinal (Situation n° 7), rarely a piece number
+        if len(text) <= 3 and text.translate(_OCR_AS_DIGITS).isdigit():
+            quality = 0.35  # an ordinal (Situation n° 7, an item's "01" read "O1")
         elif not has_digit and not text.isupper():
             quality = 0.4  # a plain word: probably a service name, not a code
         if cut_short:
