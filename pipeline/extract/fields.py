@@ -974,20 +974,6 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         for label, start, end in _label_matches(text)
     ]
     found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
-    # A wording read across a cell border ("Contrat n°" | "Commande du" as "n° commande")
-    # gives way to another field's label wholly inside a cell.
-    found = [
-        hit
-        for hit in found
-        if not _crosses_cells(line, hit)
-        or not any(
-            other.field not in (None, hit.field)
-            and not _crosses_cells(line, other)
-            and other.start < hit.end
-            and other.end > hit.start
-            for other in found
-        )
-    ]
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
     found.sort(key=lambda h: (-(h.end - h.start), h.field is None, -h.label.weight))
@@ -1157,21 +1143,27 @@ def _section_heading_above(
     return None
 
 
-def _crosses_cells(line: Line, hit: Hit) -> bool:
-    return "\t" in line.folded[hit.start : hit.end].strip()
-
-
 def _spans_into_another_label(line: Line, hit: Hit, hits: list[Hit]) -> bool:
     """A label running across a cell border into another field's label: "Marché public"
-    | "N° EJ" is not "Marché public N°". (A wide gap inside one label, "Émise" | "le",
-    still counts: the words after the border are no other label.)"""
+    | "N° EJ" is not "Marché public N°", nor "Contrat n°" | "Commande du" a "n°
+    commande" (the other label held in one cell). A wide gap inside one label, "Émise" |
+    "le", still counts: the words after the border are no other label."""
     text = line.folded[hit.start : hit.end]
     border = text.find("\t", len(text) - len(text.lstrip()))
-    if border < 0:
+    if border < 0 or not text[border:].strip():
         return False
     border += hit.start
     return any(
-        other.field != hit.field and border < other.start < hit.end and other is not hit
+        other is not hit
+        and (
+            (other.field != hit.field and border < other.start < hit.end)
+            or (
+                other.field not in (None, hit.field)
+                and "\t" not in line.folded[other.start : other.end].strip()
+                and other.start < hit.end
+                and other.end > hit.start
+            )
+        )
         for other in hits
     )
 
