@@ -956,6 +956,18 @@ def test_wordings_of_forms_with_the_value_in_the_next_cell(
         ("N° de pièce comptable : 2024-VT-0153", "invoice_number", "2024-VT-0153"),
         ("Objet : travaux de voirie – marché M24-0012", "contract_number", "M24-0012"),
         ("Marché 334 300,00 € HT", "contract_number", None),
+        ("Objet : Facture réf. FA-2024-0457", "invoice_number", "FA-2024-0457"),
+        ("Objet : Facture – N° : FA-2024-0457", "invoice_number", "FA-2024-0457"),
+        ("Objet : Facture – N° de marché : M24-0012", "invoice_number", None),
+        ("Veuillez trouver notre facture N/Réf. FA-2024-0457.", "invoice_number", "FA-2024-0457"),
+        ("Avoir sur la facture réf. FA-2024-0457", "invoice_number", None),
+        ("Travaux réalisés au titre du contrat 2023-MT-118.", "contract_number", "2023-MT-118"),
+        ("Objet : voirie, marché public 2023-MT-118", "contract_number", "2023-MT-118"),
+        ("Date du contrat 12/03/2024", "contract_number", None),
+        ("MAPA n° 2024-037", "contract_number", "2024-037"),
+        ("Objet : travaux du marché MAPA 2023/015, lot 2", "contract_number", "MAPA 2023/015"),
+        ("Code SE : SERV-TECH", "service_code", "SERV-TECH"),
+        ("V/Réf. : 1300045872", "engagement_number", "1300045872"),
     ],
 )
 def test_references_in_running_text(line: str, field: str, expected: str | None) -> None:
@@ -1511,7 +1523,7 @@ def test_ocr_letter_for_digit_slips_in_a_reference() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Objet : travaux du marché MAPA 2023/015, lot 2", "MAPA 2023/015"),
+        ("Objet : travaux de voirie MAPA 2023/015, lot 2", "MAPA 2023/015"),
         ("Travaux de voirie – AO-2022-VDL-20", "AO-2022-VDL-20"),
     ],
 )

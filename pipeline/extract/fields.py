@@ -513,15 +513,29 @@ LABELS: tuple[Label, ...] = (
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
+    # "Objet : Facture – N° : F-…" sets the number apart with a dash.
+    make_label(
+        "invoice_number",
+        rf"\b(?:facture|avoir)\s+[–-]\s+{_N}",
+        0.9,
+        not_after=rf"(?:de\s+(?:la\s+)?|du\s+|d')?(?:{_NOT_AN_INVOICE_REF}|fact|document|piece)",
+    ),
     make_label("invoice_number", rf"\b(?:avoir|note\s+de\s+credit)\s+{_N}", 0.95),
     # A works firm's "mémoire", an architect's fee note: the piece under its own name.
     make_label("invoice_number", rf"\b(?:memoire|note\s+d'honoraires)\s+{_N}", 0.85),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
-    # The reference after the word: "Pièce réf.", "Facture réf.".
+    # The reference after the word: "Pièce réf.", "Facture réf."; inside a line ("Objet :
+    # Facture réf. F-…", "notre facture N/Réf. F-…") unless it names another piece's.
     make_label(
         "invoice_number",
         r"(?:^|\t)\s*(?:piece|facture|avoir|document)\s+ref(?:erence)?\b\.?",
         0.85,
+    ),
+    make_label(
+        "invoice_number",
+        r"\b(?:facture|avoir)\s+(?:[–-]\s+)?(?:n/\s*)?ref(?:erence)?\b\.?",
+        0.8,
+        not_before=r"(?:sur|origine|la|de\s+la|total|montant|sous-total|votre|vos)",
     ),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+l'|d')?avoir\b", 0.95),
     make_label(
@@ -740,6 +754,8 @@ LABELS: tuple[Label, ...] = (
         0.9,
     ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
+    # Chorus Pro's own shorthand: the "SE" is the service exécutant.
+    make_label("service_code", r"\bcode\s+(?:se|serv\.)(?![\w.])", 0.8),
     make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
     make_label("service_code", r"\bservice\s+destinataire\b(?:\s+\(code\))?", 0.85),
     make_label("service_code", r"\bcode\s+(?:de\s+)?routage\b|\bcode_routage\b", 0.8),
@@ -772,7 +788,11 @@ LABELS: tuple[Label, ...] = (
         r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
         0.75,
     ),
-    make_label("engagement_number", r"\b(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)", 0.4),
+    make_label(
+        "engagement_number",
+        r"\b(?:(?:votre|vos)\s+(?:commande|ref(?:erence)?s?\b\.?)|v/\s*ref(?:erence)?s?\b\.?)",
+        0.4,
+    ),
     make_label("engagement_number", rf"\b(?:votre|vos)\s+(?:bon\s+de\s+)?commande\s+{_N}", 0.8),
     make_label(
         "contract_number",
@@ -787,15 +807,19 @@ LABELS: tuple[Label, ...] = (
         0.85,
     ),
     make_label("contract_number", r"\bref(?:erence)?s?\.?\s+(?:du\s+)?marche\b", 0.85),
+    # A contract named by its procedure: « MAPA n° », « Procédure adaptée n° ».
+    make_label("contract_number", rf"\b(?:mapa|procedure\s+adaptee)\s+{_N}", 0.8),
     make_label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
     make_label("contract_number", r"\bmarche\s*:", 0.7),
-    # "… – marché M24-0012": a bare « marché » before something shaped like a reference
-    # (letters and digits, or digits cut by a dash or a slash), never before an amount.
+    # "… – marché M24-0012", "au titre du contrat 2023-MT-118": a bare « marché » or
+    # « contrat » before something shaped like a reference (letters and digits, or digits
+    # cut by a dash or a slash), never before an amount or a date.
     make_label(
         "contract_number",
-        r"\bmarche\b(?=\s+(?:[a-z]{1,5}[-/ ]?\d|\d{2,4}[-/]\w))",
+        r"\b(?:marche(?:\s+public)?|contrat)\b"
+        r"(?=\s+(?!\d{1,2}[/.-]\d{1,2}[/.-]\d)(?:[a-z]{1,5}[-/ ]?\d|\d{2,4}[-/]\w))",
         0.6,
-        not_before=r"(?:du|au|le)",
+        not_before=r"(?:montant|total|date|objet|avenant)\s+(?:du|de\s+la)",
     ),
     make_label("contract_number", r"\bcontrat\s*:", 0.7),
     # A header cell above its value: "Marché public", "Contrat", "N° contrat".
