@@ -380,6 +380,32 @@ def test_a_generic_cell_far_from_any_heading_names_nothing() -> None:
     assert found.contract_number.value is None
 
 
+def test_a_listing_with_dotted_leaders_and_padded_colons() -> None:
+    # A print-out: labels padded with dots or with spaces up to a column of colons.
+    found = fields_of(
+        row(100, (50, "FACTURE"), size=16),
+        row(130, (50, "N° .................... : FA-2024-0457")),
+        row(142, (50, "Date...................12/03/2024")),
+        row(154, (50, "Service                : ST-VOIRIE")),
+        row(166, (50, "N°                     : 1300045872")),
+        row(178, (50, "Contrat ............... 2023-MT-118")),
+        row(190, (50, "N° marché ............. : M24-0012")),
+    )
+    assert found.invoice_number.value == "FA-2024-0457"
+    assert found.issue_date.value == "2024-03-12"
+    # « Service » with its value beside it heads no block: the « N° » under it is not
+    # the service's.
+    assert found.service_code.value == "ST-VOIRIE"
+    assert found.contract_number.value in {"2023-MT-118", "M24-0012"}
+    numbered = fields_of(row(130, (50, "N° marché ............. : M24-0012")))
+    # The dots and the colon add nothing: « N° marché » is the wording that counts.
+    assert numbered.contract_number.confidence == _contract_confidence("N° marché : M24-0012")
+
+
+def _contract_confidence(line: str) -> float:
+    return fields_of(row(130, (50, line))).contract_number.confidence
+
+
 def test_captions_printed_under_their_values_as_on_a_form() -> None:
     found = fields_of(
         row(200, (50, "2024-MAPA-017"), size=10),
@@ -526,6 +552,8 @@ def test_split_identifier_after_a_dash() -> None:
         ("Date : 3 février 2025", "2025-02-03"),
         ("Émise le 05/08/24", "2024-08-05"),
         ("Date facture : 2024-05-23", "2024-05-23"),
+        ("Date : 12 mar. 2024", "2024-03-12"),
+        ("Date.............23/05/2024", "2024-05-23"),
     ],
 )
 def test_issue_date_wordings(text: str, expected: str) -> None:
@@ -559,6 +587,7 @@ def test_due_date_alone_gives_no_issue_date() -> None:
         "7850,00",
         "7 850,00",
         "7,850.00",
+        "7'850.00",  # a Swiss supplier's thousands
     ],
 )
 def test_amount_formats(printed: str) -> None:
@@ -685,6 +714,70 @@ def test_the_triple_that_adds_up_wins_over_a_closer_label() -> None:
         row(430, (300, "Total TTC"), (450, "9 420,00 €")),
     )
     assert found.total_excl_tax.value == "7850.00"
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        (
+            "Nous vous prions de régler la somme de 2 220,00 € TTC, soit 1 850,00 € HT",
+            "et 370,00 € de TVA au taux de 20 %.",
+        ),
+        (
+            "Montant des travaux : 1 850,00 € HT, TVA 20 % : 370,00 €, soit 2 220,00 € TTC.",
+            "Nous restons à votre disposition.",
+        ),
+        (
+            "La présente facture s'élève à 1 850,00 euros hors taxes, soit 2 220,00 euros",
+            "toutes taxes comprises (dont TVA 20 % : 370,00 euros).",
+        ),
+    ],
+)
+def test_amounts_named_after_the_figure_in_a_letter(prose: tuple[str, str]) -> None:
+    found = fields_of(row(300, (50, prose[0])), row(312, (50, prose[1])))
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "1850.00",
+        "370.00",
+        "2220.00",
+    )
+
+
+def test_a_figure_named_after_itself_never_outweighs_the_totals_block() -> None:
+    found = fields_of(
+        row(300, (50, "Le marché prévoyait 90 000,00 € HT de travaux, dont 1 500,00 € HT")),
+        row(312, (50, "réalisés ce mois-ci.")),
+        row(400, (300, "Total HT"), (450, "1 250,00 €")),
+        row(415, (300, "TVA 20 %"), (450, "250,00 €")),
+        row(430, (300, "Total TTC"), (450, "1 500,00 €")),
+    )
+    assert (found.total_excl_tax.value, found.total_incl_tax.value) == ("1250.00", "1500.00")
+    # A running total (« cumul ») is never the piece's.
+    cumul = fields_of(row(300, (50, "Cumul des travaux : soit 9 000,00 € HT à ce jour.")))
+    assert cumul.total_excl_tax.value is None
+
+
+def test_a_compact_totals_box_names_its_rows_by_the_bare_abbreviations() -> None:
+    found = fields_of(
+        row(400, (300, "HT"), (450, "1 850,00 €")),
+        row(415, (300, "TVA"), (450, "370,00 €")),
+        row(430, (300, "TTC"), (450, "2 220,00 €")),
+    )
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "1850.00",
+        "370.00",
+        "2220.00",
+    )
+
+
+def test_the_vat_column_of_a_summary_beside_its_base_column() -> None:
+    # « Base » heads the column before « TVA »: it does not make the VAT a base.
+    found = fields_of(
+        row(380, (50, "Total HT"), (450, "1 850,00 €")),
+        row(395, (50, "Code"), (100, "Taux"), (180, "Base"), (260, "TVA")),
+        row(410, (50, "T1"), (100, "20 %"), (180, "1 850,00"), (260, "370,00")),
+        row(425, (50, "Net à payer TTC"), (450, "2 220,00 €")),
+    )
+    assert (found.total_tax.value, found.total_incl_tax.value) == ("370.00", "2220.00")
 
 
 def test_credit_note_amounts_are_positive() -> None:
@@ -891,9 +984,10 @@ def test_legal_footer_confirms_the_letterhead_name() -> None:
     assert found.supplier_name.confidence == pytest.approx(0.7)
 
 
-def test_an_addressee_under_its_heading_is_not_the_letterhead() -> None:
+@pytest.mark.parametrize("heading", ["DESTINATAIRE", "Débiteur :"])
+def test_an_addressee_under_its_heading_is_not_the_letterhead(heading: str) -> None:
     found = fields_of(
-        row(40, (330, "DESTINATAIRE"), size=7),
+        row(40, (330, heading), size=7),
         row(50, (330, "COMMUNE DE SAINT-AUBIN"), size=12),
         row(62, (330, "1 place de la Mairie 45170 Saint-Aubin"), size=8),
         row(800, (50, "Girard Frères – SARL au capital de 400 000 € – RCS Orléans"), size=6),
@@ -968,6 +1062,10 @@ def test_wordings_of_forms_with_the_value_in_the_next_cell(
         ("Objet : travaux du marché MAPA 2023/015, lot 2", "contract_number", "MAPA 2023/015"),
         ("Code SE : SERV-TECH", "service_code", "SERV-TECH"),
         ("V/Réf. : 1300045872", "engagement_number", "1300045872"),
+        ("Nos réf. : FA-2024-0457", "invoice_number", "FA-2024-0457"),
+        ("Pièce : FA-2024-0457", "invoice_number", "FA-2024-0457"),
+        ("Document n° FA-2024-0457 du 12/03/2024", "issue_date", "2024-03-12"),
+        ("Votre SIRET : 213 502 388 00019", "recipient_siret", "21350238800019"),
     ],
 )
 def test_references_in_running_text(line: str, field: str, expected: str | None) -> None:
@@ -1787,6 +1885,20 @@ def test_a_titulaire_named_entreprise_keeps_its_block_heading() -> None:
 def test_header_number_line_under_the_title() -> None:
     found = fields_of(row(80, (300, "FACTURE"), size=16), row(100, (300, "N° : 2024-117")))
     assert found.invoice_number.value == "2024-117"
+
+
+def test_the_number_under_the_title_when_its_label_was_lost_to_ocr() -> None:
+    # The label over the number is OCR noise; the table's « N° » column holds item
+    # numbers, too weak to keep: the reference under the title is the guess.
+    rows = (
+        row(110, (50, "DÉCOMPTE GÉNÉRAL ET DÉFINITIF"), size=14),
+        row(140, (50, "PIDCO TOR"), (180, "DGD-2024-307")),
+        row(360, (50, "N°"), (100, "Désignation des ouvrages"), (400, "Montant HT")),
+        row(376, (50, "01"), (100, "Chaussées et enrobés"), (400, "16 350,00 €")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields.invoice_number
+    assert found.value == "DGD-2024-307"
+    assert found.confidence < 0.5  # a guess: an operator confirms
 
 
 # --------------------------------------------------------------------------- hostile input

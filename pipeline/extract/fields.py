@@ -94,6 +94,7 @@ _MONTHS = {
     "fevr": 2,
     "fev": 2,
     "mars": 3,
+    "mar": 3,
     "avril": 4,
     "avr": 4,
     "mai": 5,
@@ -119,7 +120,7 @@ _AMOUNT_RE = re.compile(
     r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
     r"(?P<sign>-\s?)?"
     # English layouts group thousands with commas: "2,076.76" (with its decimal point only).
-    r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
+    r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:'\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
     r"(?:,(?P<dec>\d{2})|\.(?P<dot>\d{2}))?"
     r"(?![\d]|[.,/]\d)"  # not the start of a date or of a longer number
     r"(?!\s?%)"  # a rate, not an amount
@@ -127,7 +128,7 @@ _AMOUNT_RE = re.compile(
 )
 
 _NUMERIC_DATE_RE = re.compile(
-    r"(?<![\d/.-])(?P<d>\d{1,2})\s?(?P<sep>[/.-])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
+    r"(?<![\d/-])(?<!\d\.)(?P<d>\d{1,2})\s?(?P<sep>[/.-])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
     r"(?P<y>\d{4}|\d{2})(?![\d])"
 )
 #: ISO dates, as accounting exports print them: 2024-03-12.
@@ -149,7 +150,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 
 def _amount_value(match: re.Match[str]) -> Decimal | None:
-    integer = re.sub(r"[ .,]", "", match["int"])
+    integer = re.sub(r"[ .,']", "", match["int"])
     decimals = match["dec"] or match["dot"] or "00"
     try:
         value = Decimal(f"{integer}.{decimals}")
@@ -577,13 +578,13 @@ LABELS: tuple[Label, ...] = (
     # A bare "Réf." opens its cell; after another word it is that word's reference.
     make_label(
         "invoice_number",
-        r"(?:^|\t)\s*(?:n/\s*|notre\s+)?ref(?:erence)?\b\.?",
+        r"(?:^|\t)\s*(?:n/\s*|notre\s+|nos\s+)?ref(?:erence)?s?\b\.?",
         0.6,
         not_after=_NOT_AN_INVOICE_REF,
     ),
     make_label(
         "invoice_number",
-        r"(?:^|\t)\s*(?:facture|avoir)\b(?=\s*:?\s*[a-z]{0,4}[-/]?\d)",
+        r"(?:^|\t)\s*(?:facture|avoir|piece)\b(?=\s*:?\s*[a-z]{0,4}[-/]?\d)",
         0.7,
     ),
     make_label(
@@ -614,7 +615,7 @@ LABELS: tuple[Label, ...] = (
         "issue_date",
         r"\bdu\b(?=\s+(?:1er|\d))",
         0.85,
-        need_before=rf"\b(?:facture|avoir)\s+(?:{_N})?\s*[a-z0-9][\w/.-]*",
+        need_before=rf"\b(?:facture|avoir|document|piece|memoire)\s+(?:{_N})?\s*[a-z0-9][\w/.-]*",
     ),
     make_label(
         "issue_date",
@@ -702,6 +703,9 @@ LABELS: tuple[Label, ...] = (
         r"\btotal\s+(?:incl(?:uding)?\.?\s+(?:vat|tax(?:es)?)|with\s+vat)\b",
         0.9,
     ),
+    # A compact totals box names its rows by the bare abbreviation: "HT", "TVA", "TTC".
+    make_label("total_excl_tax", rf"(?:^|\t)\s*{_HT}\s*:?\s*(?=\t|$)", 0.7),
+    make_label("total_incl_tax", rf"(?:^|\t)\s*{_TTC}\s*:?\s*(?=\t|$)", 0.7),
     # A bare "Total" closing the totals, as English layouts print the grand total.
     make_label("total_incl_tax", r"(?:^|\t)\s*total\s*:?\s*(?=\t|$|\d)", 0.5),
     make_label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
@@ -897,7 +901,9 @@ def _label_matches(text: str) -> Iterable[tuple[Label, int, int]]:
                 continue
             before = text[max(0, match.start() - 40) : match.start()]
             after = text[match.end() : match.end() + 40]
-            if label.not_before and label.not_before.search(before):
+            # A word of the cell before qualifies nothing here ("Base" | "TVA" heads two
+            # columns of a VAT summary).
+            if label.not_before and label.not_before.search(before.rpartition("\t")[2]):
                 continue
             if label.not_after and label.not_after.search(after):
                 continue
@@ -921,10 +927,17 @@ _GLOSS_RE = re.compile(
 )
 
 
+#: Dotted leaders between a label and its value ("Contrat ........ : M24-0012"), as
+#: listings and forms print them.
+_LEADER_RE = re.compile(r"(?:\. ?){3,}|…+")
+
+
 def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
     glosses = [m.span() for m in _GLOSS_RE.finditer(folded)]
     for start, end in glosses:
         folded = folded[:start] + " " * (end - start) + folded[end:]
+    # A leader is a column break for the labels: the label ends its cell.
+    folded = _LEADER_RE.sub(lambda m: "\t" * len(m.group()), folded)
     return folded, glosses
 
 
@@ -988,19 +1001,21 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         folded = _with_label_words_repaired(folded)
     folded, edits = _with_truncated_words_completed(folded)
     text, glosses = _without_glosses(folded)
-    found = [
-        Hit(
+    # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
+    # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
+    # Trailing blanks and a colon add nothing to a wording ("marché\t:" vs "n° marché").
+    wording_length: dict[Hit, int] = {}
+    for label, start, end in _label_matches(text):
+        hit = Hit(
             label,
             index,
             _original_position(start, edits),
             _original_position(_past_gloss(text, end, glosses), edits),
         )
-        for label, start, end in _label_matches(text)
-    ]
-    found = [hit for hit in found if not _spans_into_another_label(line, hit, found)]
-    # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
-    # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
-    found.sort(key=lambda h: (-(h.end - h.start), h.field is None, -h.label.weight))
+        wording_length[hit] = len(text[start:end].rstrip(" \t:"))
+    hits = list(wording_length)
+    found = [hit for hit in hits if not _spans_into_another_label(line, hit, hits)]
+    found.sort(key=lambda h: (-wording_length[h], h.field is None, -h.label.weight))
     kept: list[Hit] = []
     for hit in found:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
@@ -1161,6 +1176,8 @@ def _section_heading_above(
                 continue
             if _TITLE_CELL_RE.match(line.folded, start, end):
                 return None  # the piece's own block: its number is the piece's
+            if line.folded.startswith(":", end + 1):
+                continue  # a label whose value is set apart ("Service<tab>: ST-04")
             for field, heading in _SECTION_HEADINGS:
                 if heading.match(line.folded, start, end):
                     return field
@@ -1807,15 +1824,20 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
     for name in ("service_code", "engagement_number", "contract_number", "iban"):
         choice = choose(by_field[name] + _unlabelled(doc, name))
         values[name] = _field_from_choice(doc, name, choice, findings)
-    # No label read for the piece's number (an OCR'd shaded header cell): a reference
-    # under the title, if one looks the part, as a guess.
+    # No label read for the piece's number (an OCR'd shaded header cell), or only one
+    # weaker than a guess (a table's « N° » column): a reference under the title, if
+    # one looks the part, as a guess.
     others = {v.value for v in values.values() if v.value}
-    numbers = by_field["invoice_number"] or _reference_under_title(doc, others)
+    numbers = by_field["invoice_number"]
+    if all(c.confidence < _TITLE_GUESS for c in numbers):
+        numbers = numbers + _reference_under_title(doc, others)
     values["invoice_number"] = _field_from_choice(doc, "invoice_number", choose(numbers), findings)
     date_choice = choose(by_field["issue_date"] or _fallback_dates(doc))
     values["issue_date"] = _month_first_date(
         doc, date_choice, _field_from_choice(doc, "issue_date", date_choice, findings), findings
     )
+    for cand in _tagged_amounts(doc):
+        by_field[cand.field].append(cand)
     values.update(_amount_fields(doc, by_field, findings))
     values["currency"] = _currency(doc)
     values.update(_party_fields(doc, labelled, kind, findings))
@@ -1826,6 +1848,10 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
 _PIECE_REF_RE = re.compile(r"(?<![\w/-])[a-z]{1,5}[-/]?(?:\d{2,}[-/]?)+\d*(?![\w/])")
 #: Prefixes of other documents' numbers: quotes, delivery notes, clients, orders.
 _OTHER_REF_PREFIX_RE = re.compile(r"^(?:d|dv|bl|c|cl|bc|ej|cmd|m|ao|mapa|ac|lot)(?=[-/ ]?\d)")
+
+
+#: How sure a number found under the title, with no label, is.
+_TITLE_GUESS = 0.45
 
 
 def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
@@ -1854,7 +1880,9 @@ def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
                 continue
             reader = reader_factor(line.confidence(match.start(), match.end()))
             return [
-                Candidate("invoice_number", text, 0.45 * reader, index, match.start(), match.end())
+                Candidate(
+                    "invoice_number", text, _TITLE_GUESS * reader, index, match.start(), match.end()
+                )
             ]
     return []
 
@@ -1891,6 +1919,39 @@ def _procedure_references(doc: Doc) -> list[Candidate]:
                 Candidate("contract_number", text, 0.45 * reader, index, match.start(), match.end())
             ]
     return []
+
+
+#: What an amount in running text says it is, printed after it: "soit 2 220,00 € TTC",
+#: "1 850,00 euros hors taxes", "370,00 € de TVA".
+_AMOUNT_TAG_RE = re.compile(
+    rf"\s*(?:(?P<ht>{_HT}|hors\s+taxes?\b)|(?P<ttc>{_TTC}|toutes\s+taxes\s+comprises\b)|"
+    rf"(?P<tva>de\s+{_TVA}))"
+)
+_TAGGED_FIELDS = {"ht": "total_excl_tax", "ttc": "total_incl_tax", "tva": "total_tax"}
+
+
+def _tagged_amounts(doc: Doc) -> list[Candidate]:
+    """Amounts that name themselves after the figure, as a letter's prose does; weaker
+    than a label before them, so that a totals block keeps the last word, and never a
+    cumulative or a line of a detail table."""
+    found = []
+    for index, line in enumerate(doc.lines):
+        values = find_amounts(line, 0, len(line.folded))
+        cells = {_cell_index(line, value.start) for value in values}
+        if len(cells) > 2:
+            continue  # a row of a table
+        for value in values:
+            before = [h for h in doc.hits[index] if h.end <= value.start]
+            if before and before[-1].field in AMOUNT_FIELDS:
+                continue  # the value of a label: the label says what it is
+            tag = _AMOUNT_TAG_RE.match(line.folded, value.end)
+            if tag is None or _CUMULATIVE_RE.search(line.folded, 0, value.start):
+                continue
+            field = _TAGGED_FIELDS[next(k for k, v in tag.groupdict().items() if v)]
+            reader = reader_factor(line.confidence(value.start, value.end))
+            confidence = 0.6 * value.quality * reader
+            found.append(Candidate(field, value.text, confidence, index, value.start, value.end))
+    return found
 
 
 def _fallback_dates(doc: Doc) -> list[Candidate]:

@@ -29,7 +29,7 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<!service )(?<!n° )(?<!code )(?<!ref )(?<!ref\. )\bclients?\b|\bdestinataire\b|"
             r"\bdest\b|\bfacture\s+a\b|\badresse\s+a\b|\ba\s+l'attention\b|\bacheteur\b|"
             r"\bacquereur\b|\bministere\b|\badresse\s+de\s+facturation\b|\bdonneur\s+d'ordre|"
-            r"\bcommanditaire\b|\bvos\s+identifiants\b"
+            r"\bcommanditaire\b|\bvos\s+identifiants\b|\bdebiteur\b|\bvotre\s+siret\b"
         ),
     ),
     # The titulaire of the contract: the paid firm, except on a subcontractor's payment
@@ -40,7 +40,7 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\bfournisseur\b|\bemetteur\b|\bvendeur\b|\bprestataire\b|"
             r"\bentreprise\b|\bco-?traitant\b|\bmandataire\b|\bexpediteur\b|\bcreancier\b|"
-            r"\bbeneficiaire\b"
+            r"\bbeneficiaire\b|\bnotre\s+siret\b"
         ),
     ),
 )
