@@ -402,6 +402,28 @@ def test_a_listing_with_dotted_leaders_and_padded_colons() -> None:
     assert numbered.contract_number.confidence == _contract_confidence("N° marché : M24-0012")
 
 
+def test_a_header_cut_short_by_an_ellipsis_is_no_leader() -> None:
+    # « … » ends a header too long for its column: the next header keeps its own column.
+    found = fields_of(
+        row(
+            55,
+            (50, "Total H.T"),
+            (110, "Montant de la TVA 20 % sur 93 549…"),
+            (240, "Montant de la TVA 10 % sur 134 36…"),
+            (420, "Net TTC"),
+            size=7,
+        ),
+        row(
+            69,
+            (70, "227 910,11 €"),
+            (190, "18 709,99 €"),
+            (340, "13 436,01 €"),
+            (460, "260 056,11 €"),
+        ),
+    )
+    assert found.total_incl_tax.value == "260056.11"
+
+
 def _contract_confidence(line: str) -> float:
     return fields_of(row(130, (50, line))).contract_number.confidence
 
@@ -567,6 +589,16 @@ def test_due_and_delivery_dates_are_not_the_issue_date() -> None:
         row(130, (50, "Date : 23/05/2024")),
     )
     assert found.issue_date.value == "2024-05-23"
+
+
+def test_a_strip_of_date_columns_keeps_each_header_to_its_column() -> None:
+    # « Date » | « Échéance » are two headers, not one « date d'échéance ».
+    found = fields_of(
+        row(130, (50, "Date"), (150, "Échéance"), (250, "Commande du")),
+        row(144, (50, "12/03/2024"), (150, "11/04/2024"), (250, "02/02/2024")),
+    )
+    assert found.issue_date.value == "2024-03-12"
+    assert found.issue_date.confidence > 0.5
 
 
 def test_due_date_alone_gives_no_issue_date() -> None:
@@ -780,6 +812,44 @@ def test_the_vat_column_of_a_summary_beside_its_base_column() -> None:
     assert (found.total_tax.value, found.total_incl_tax.value) == ("370.00", "2220.00")
 
 
+def test_the_total_row_of_a_vat_summary_totals_each_column() -> None:
+    # Two rates, then a « Total » row: its base is the HT, its VAT the VAT. The bases
+    # 850 + 1 000 = 1 850 add up by chance and must not pass for HT + TVA = TTC.
+    found = fields_of(
+        row(300, (50, "Récapitulatif TVA")),
+        row(314, (50, "Taux"), (130, "Base HT"), (230, "Montant TVA")),
+        row(328, (50, "10,00 %"), (130, "850,00"), (230, "85,00")),
+        row(342, (50, "20,00 %"), (130, "1 000,00"), (230, "200,00")),
+        row(356, (50, "Total"), (130, "1 850,00"), (230, "285,00")),
+        row(370, (340, "Total TTC"), (470, "2 135,00 €")),
+    )
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "1850.00",
+        "285.00",
+        "2135.00",
+    )
+
+
+def test_a_total_ocr_garbled_past_reading_is_what_the_other_two_imply() -> None:
+    def reading(ht: str, source: FieldSource = FieldSource.OCR):
+        rows = (
+            row(400, (300, "Montant HT"), (450, ht)),
+            row(415, (300, "Total TVA 20 %"), (450, "1 860,15 €")),
+            row(430, (300, "Total TTC"), (450, "11 160,91 €")),
+        )
+        return find_fields([page(*rows, source=source)])
+
+    # The comma read as a question mark: the digits are the HT that TTC - TVA gives.
+    garbled = reading("9 300 ? 76 €")
+    assert garbled.fields.total_excl_tax.value == "9300.76"
+    assert [f.code for f in garbled.findings] == ["FIELD_CORRECTED"]
+    assert "9 300 ? 76" in garbled.findings[0].message
+    # Other digits are another amount: nothing is made up.
+    assert reading("9 800 ? 76 €").fields.total_excl_tax.value != "9300.76"
+    # A text layer prints what it prints.
+    assert reading("9 300 ? 76 €", FieldSource.TEXT_LAYER).fields.total_excl_tax.value != "9300.76"
+
+
 def test_credit_note_amounts_are_positive() -> None:
     found = totals("-1 234,50 €", "-246,90 €", "-1 481,40 €")
     assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
@@ -984,6 +1054,22 @@ def test_legal_footer_confirms_the_letterhead_name() -> None:
     assert found.supplier_name.confidence == pytest.approx(0.7)
 
 
+def test_a_name_split_by_a_wide_word_space_is_one_name() -> None:
+    # OCR measured a wide gap after « DEPARTEMENT »: two cells, one name.
+    found = find_fields(
+        [
+            page(
+                row(150, (60, "DESTINATAIRE"), size=8),
+                row(162, (60, "DEPARTEMENT"), (125, "DU HAUT-VALLON"), size=9),
+                row(175, (60, "12 avenue de la République"), size=9),
+                row(187, (60, "68000 COLMAR"), size=9),
+                source=FieldSource.OCR,
+            )
+        ]
+    ).fields
+    assert found.recipient_name.value == "DEPARTEMENT DU HAUT-VALLON"
+
+
 @pytest.mark.parametrize("heading", ["DESTINATAIRE", "Débiteur :"])
 def test_an_addressee_under_its_heading_is_not_the_letterhead(heading: str) -> None:
     found = fields_of(
@@ -1070,6 +1156,19 @@ def test_wordings_of_forms_with_the_value_in_the_next_cell(
 )
 def test_references_in_running_text(line: str, field: str, expected: str | None) -> None:
     assert value(row(100, (50, line)), field=field) == expected
+
+
+def test_ocr_s_box_rules_and_stray_spaces_around_a_reference() -> None:
+    # The rule of the box under the value read as "_"; a space OCR put before a dash.
+    rows = (
+        row(190, (60, "Pièce réf."), (330, "Code service destinataire")),
+        row(202, (55, "_ST2025-0345"), (330, "MENJ -RECT-RNS")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert (found.invoice_number.value, found.service_code.value) == (
+        "ST2025-0345",
+        "MENJ-RECT-RNS",
+    )
 
 
 @pytest.mark.parametrize("label", ["N° E) :", "N° E]j :", "N°E]:", "N° E| :"])
@@ -1643,6 +1742,25 @@ def test_invalid_iban_is_left_empty() -> None:
     assert value(row(300, (50, "IBAN : FR76 3000 6000 0112 3456 7890 188")), field="iban") is None
 
 
+_IBAN = "FR7630006000011234567890189"
+
+
+def test_iban_with_dashes_or_cut_by_the_end_of_its_line() -> None:
+    assert value(row(300, (50, "IBAN : FR76-3000-6000-0112-3456-7890-189")), field="iban") == _IBAN
+    cut = fields_of(
+        row(300, (50, "IBAN : FR76 3000 6000 0112")),
+        row(312, (50, "3456 7890 189 BIC AGRIFRPP")),
+    )
+    assert cut.iban.value == _IBAN
+
+
+def test_an_ocr_d_iban_with_letters_for_digits_is_read_when_the_checksum_says_so() -> None:
+    printed = row(300, (50, "IBAN : FR76 3OOO 6000 0112 3456 7890 189"))
+    assert find_fields([page(printed, source=FieldSource.OCR)]).fields.iban.value == _IBAN
+    # A text layer prints what it prints: no guessing there.
+    assert value(printed, field="iban") is None
+
+
 # --------------------------------------------------------------------------- confidence and boxes
 
 
@@ -1824,6 +1942,40 @@ def test_a_decompte_general_saying_it_will_become_definitive_is_not_yet_one() ->
     assert kind is DocumentKind.DECOMPTE_GENERAL
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        ("DÉCOMPTE", "GÉNÉRAL", "ET DÉFINITIF"),
+        ("D É C O M P T E   G É N É R A L   E T   D É F I N I T I F",),
+    ],
+)
+def test_a_title_over_three_lines_or_in_spaced_out_capitals(title: tuple[str, ...]) -> None:
+    kind, confidence = kind_of(
+        *(row(80 + 20 * i, (150, text), size=16) for i, text in enumerate(title)),
+        row(500, (50, "Le décompte général devient définitif dès sa signature par le titulaire.")),
+    )
+    assert kind is DocumentKind.DECOMPTE_GENERAL_DEFINITIF
+    assert confidence > 0.7
+
+
+def test_a_bare_payment_request_naming_its_subcontractor_is_the_subcontractor_s() -> None:
+    kind, confidence = kind_of(
+        row(80, (150, "DEMANDE DE PAIEMENT"), size=16),
+        row(200, (50, "Sous-traitant : ÉLEC OUEST SARL, titulaire du paiement direct")),
+        row(500, (50, "Net à payer 1 200,00")),
+    )
+    assert kind is DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT
+    assert confidence > 0.7
+    paid_directly, _ = kind_of(
+        row(80, (150, "FACTURE"), size=16),
+        row(100, (150, "Sous-traitant en paiement direct"), size=16),
+    )
+    assert paid_directly is DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT
+    # Without a subcontractor, a « demande de paiement » names no kind of its own.
+    alone, _ = kind_of(row(80, (150, "DEMANDE DE PAIEMENT"), size=16))
+    assert alone is DocumentKind.INVOICE
+
+
 def test_competing_titles_lower_the_confidence() -> None:
     _, clear = kind_of(row(80, (150, "ÉTAT D'ACOMPTE"), size=16), *BODY)
     _, torn = kind_of(
@@ -1887,17 +2039,26 @@ def test_header_number_line_under_the_title() -> None:
     assert found.invoice_number.value == "2024-117"
 
 
-def test_the_number_under_the_title_when_its_label_was_lost_to_ocr() -> None:
+@pytest.mark.parametrize(
+    ("title", "label", "number"),
+    [
+        ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", "PIDCO TOR", "DGD-2024-307"),
+        ("FACTURE", "N° TES", "2025/08601"),
+    ],
+)
+def test_the_number_under_the_title_when_its_label_was_lost_to_ocr(
+    title: str, label: str, number: str
+) -> None:
     # The label over the number is OCR noise; the table's « N° » column holds item
     # numbers, too weak to keep: the reference under the title is the guess.
     rows = (
-        row(110, (50, "DÉCOMPTE GÉNÉRAL ET DÉFINITIF"), size=14),
-        row(140, (50, "PIDCO TOR"), (180, "DGD-2024-307")),
-        row(360, (50, "N°"), (100, "Désignation des ouvrages"), (400, "Montant HT")),
-        row(376, (50, "01"), (100, "Chaussées et enrobés"), (400, "16 350,00 €")),
+        row(110, (50, title), size=14),
+        row(140, (50, label), (180, number)),
+        row(460, (50, "N°"), (100, "Désignation des ouvrages"), (400, "Montant HT")),
+        row(476, (50, "01"), (100, "Chaussées et enrobés"), (400, "16 350,00 €"), conf=0.6),
     )
     found = find_fields([page(*rows, source=FieldSource.OCR)]).fields.invoice_number
-    assert found.value == "DGD-2024-307"
+    assert found.value == number
     assert found.confidence < 0.5  # a guess: an operator confirms
 
 

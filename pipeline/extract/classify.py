@@ -10,6 +10,7 @@ competing kinds give a low confidence.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import statistics
@@ -17,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.extract.pdf_text import Line, Page, group_lines
+from pipeline.extract.pdf_text import Line, Page, fold_text, group_lines
 from pipeline.models import DocumentKind, KindGuess
 
 K = DocumentKind
@@ -74,10 +75,20 @@ TITLES: tuple[_Title, ...] = (
         rf"\bpaiement{_S}direct\b.{{0,40}}\bsous{_S}?traitan",
         1.5,
     ),
+    _title(
+        K.DEMANDE_PAIEMENT_SOUS_TRAITANT,
+        rf"\bsous{_S}?traitan\w*\s+(?:en|au|avec|beneficiant\s+du)\s+paiement{_S}direct\b",
+        1.5,
+    ),
     _title(K.CREDIT_NOTE, rf"\bfacture{_S}d'avoir\b|\bnote{_S}de{_S}credit\b", 3.0),
     _title(K.CREDIT_NOTE, rf"(?:^|\t)\s*avoir\b(?!{_S}sur)|\bavoir{_S}n\s?[°o]", 2.0),
     _title(K.INVOICE, r"\bfacture\b(?!\s+(?:d'origine|initiale|associee|a\b))", 1.0),
 )
+
+_BARE_REQUEST_RE = re.compile(rf"\bdemande{_S}de{_S}paiement\b")
+_SUBCONTRACTOR_RE = re.compile(rf"\bsous{_S}?traitan")
+#: About what a title-sized specific wording at the top of page 1 scores.
+_BARE_REQUEST_SCORE = 9.0
 
 #: How much more a wording counts when it looks like a title.
 _TOP_OF_FIRST_PAGE = 3.0
@@ -97,9 +108,15 @@ def classify(pages: Sequence[Page]) -> KindGuess:
             continue
         body = statistics.median(w.height for line in lines for w in line.words)
         for index, line in enumerate(lines):
-            wrapped = _wrapped_tail(line, lines[index + 1] if index + 1 < len(lines) else None)
+            wrapped = _wrapped_tail(lines, index)
             for kind, score in _line_scores(line, page, body, wrapped):
                 scores[kind] += score
+        if _BARE_REQUEST_RE.search(" ".join(line.folded for line in lines[:12])) and any(
+            _SUBCONTRACTOR_RE.search(line.folded) for line in lines
+        ):
+            # « DEMANDE DE PAIEMENT » alone heads a subcontractor's request when the piece
+            # names its subcontractor: it is the form the paiement direct uses.
+            scores[K.DEMANDE_PAIEMENT_SOUS_TRAITANT] += _BARE_REQUEST_SCORE
     if not any(score > 0 for score in scores.values()):
         if any(page.words for page in pages):
             # Text but no title: most untitled deposits are invoices, and we are guessing.
@@ -119,32 +136,57 @@ _OPEN_TITLE_RE = re.compile(
 )
 
 
-def _wrapped_tail(line: Line, nxt: Line | None) -> str:
-    """The words of a title wrapped onto the next line ("PROJET DE DÉCOMPTE" / "GÉNÉRAL"):
-    the next line's cell right under the line's last cell, printed as big and close."""
-    if nxt is None or not line.segments or not _OPEN_TITLE_RE.search(line.folded):
+def _wrapped_tail(lines: Sequence[Line], index: int) -> str:
+    """The words of a title wrapped onto the next lines ("PROJET DE DÉCOMPTE" / "GÉNÉRAL",
+    "DÉCOMPTE" / "GÉNÉRAL" / "ET DÉFINITIF"): each next line's cell right under the last
+    cell, printed as big and close, while the title reads as unfinished."""
+    line = lines[index]
+    if not line.segments:
         return ""
-    start, end = line.segments[-1]
-    x0, _, x1, _ = line.box(start, end)
-    close = nxt.top - line.bottom < 0.8 * line.height
-    for s, e in nxt.segments:
-        sx0, _, sx1, _ = nxt.box(s, e)
-        same_size = nxt.height >= 0.6 * line.height
-        if close and same_size and sx1 > x0 and sx0 < x1:
-            return nxt.folded[s:e]
-    return ""
+    text, tail = line.folded, []
+    x0, _, x1, _ = line.box(*line.segments[-1])
+    for nxt in lines[index + 1 : index + 3]:
+        if not _OPEN_TITLE_RE.search(text):
+            break
+        close = nxt.top - line.bottom < 0.8 * line.height
+        cell = next(
+            ((s, e) for s, e in nxt.segments if nxt.box(s, e)[2] > x0 and nxt.box(s, e)[0] < x1),
+            None,
+        )
+        if not close or nxt.height < 0.6 * line.height or cell is None:
+            break
+        text = nxt.folded[cell[0] : cell[1]]
+        tail.append(text)
+        line = nxt
+    return " ".join(tail)
+
+
+def _letters_joined(line: Line) -> str | None:
+    """A title set in spaced-out capitals ("D É C O M P T E   G É N É R A L"), its letters
+    read as words: the letters joined back, the wider gaps kept as word spaces."""
+    words = line.words
+    if len(words) < 6 or sum(len(w.text) == 1 for w in words) < 0.6 * len(words):
+        return None
+    gaps = [b.x0 - a.x1 for a, b in itertools.pairwise(words)]
+    letter_gap = statistics.median(gaps)
+    text = words[0].text
+    for gap, word in zip(gaps, words[1:], strict=True):
+        text += (" " if gap > 1.8 * max(letter_gap, 0.1) else "") + word.text
+    return fold_text(text)
 
 
 def _line_scores(
     line: Line, page: Page, body: float, wrapped: str = ""
 ) -> list[tuple[DocumentKind, float]]:
+    joined = _letters_joined(line)
+    own = joined or line.folded
+    text = f"{own} {wrapped}" if wrapped else own
     found: list[tuple[int, int, _Title]] = []
-    text = f"{line.folded} {wrapped}" if wrapped else line.folded
     for title in TITLES:
         for match in title.pattern.finditer(text):
             # A wording that only starts on the next line is that line's.
-            if match.start() < len(line.folded):
-                found.append((match.start(), min(match.end(), len(line.folded)), title))
+            if match.start() < len(own):
+                found.append((match.start(), min(match.end(), len(own)), title))
     # The most specific wording of overlapping ones (longest, then heaviest) wins.
     found.sort(key=lambda item: (-(item[1] - item[0]), -item[2].weight))
     kept: list[tuple[int, int, _Title]] = []
@@ -153,13 +195,16 @@ def _line_scores(
             kept.append((start, end, title))
     scores = []
     for start, end, title in kept:
-        words = [line.words[i] for i in line.word_indexes(start, end)]
+        # Joined letters are no longer the line's words: the whole line is the title.
+        words = (
+            list(line.words) if joined else [line.words[i] for i in line.word_indexes(start, end)]
+        )
         size = statistics.mean(w.height for w in words) / (body or 1.0)
         size_factor = max(0.7, min(3.0, size))
         position = _position_factor(line, page)
         # A wording that is most of its line ("FACTURE", "PROJET DE DÉCOMPTE MENSUEL
         # N° 7") is a title; inside a sentence it is a mention.
-        covered = (end - start) / max(1, len(line.folded.strip()))
+        covered = (end - start) / max(1, len(own.strip()))
         title_factor = 1.5 if covered >= 0.4 else 1.0
         confidence = statistics.mean(w.confidence for w in words)
         scores.append(

@@ -348,33 +348,44 @@ def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
     return values
 
 
-_IBAN_START_RE = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=[ ]?[a-z0-9])")
+_IBAN_START_RE = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=[ -]?[a-z0-9])")
+#: Letters OCR reads for digits: tried on an OCR'd IBAN only when it fails its checksum.
+_OCR_DIGIT_LOOKALIKES = str.maketrans("oOilIsSbB", "001115588")
 
 
 def find_ibans(line: Line, start: int, end: int) -> list[Value]:
     """IBANs checked with their checksum; the longest valid prefix of the run wins (the
-    run may go on into a BIC or a bank name)."""
+    run may go on into a BIC or a bank name). On an OCR'd page, a run that fails its
+    checksum is tried again with look-alike letters read as digits ("3OOO" for "3000")."""
     values = []
+    ocr = line.page.source is FieldSource.OCR
     for match in _IBAN_START_RE.finditer(line.folded, start, end):
         chars = match.group()
         position = match.end()
         best: Value | None = None
         while position < end and len(chars) < 34:
-            step = re.match(r"[ ]?([a-z0-9]+)", line.folded[position:end])
+            step = re.match(r"[ -]?([a-z0-9]+)", line.folded[position:end])
             if not step:
                 break
             chars += step.group(1)
             position += step.end()
             candidate = chars.upper()
-            if len(candidate) <= 34 and stdnum_iban.is_valid(candidate):
+            if len(candidate) > 34:
+                break
+            if stdnum_iban.is_valid(candidate):
                 best = Value(candidate, match.start(), position, 1.0, checked=True)
+            elif ocr and best is None:
+                repaired = candidate[:2] + candidate[2:].translate(_OCR_DIGIT_LOOKALIKES)
+                if stdnum_iban.is_valid(repaired):
+                    best = Value(repaired, match.start(), position, 0.9, checked=True)
         if best:
             values.append(best)
     return values
 
 
 _ID_LEAD_RE = re.compile(
-    r"[\s:.#°*=/-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
+    # "_" and quotes: OCR's reading of the rule or the corner of the box a value sits in.
+    r"[\s:.#°*=/_\"“”-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
     # A gloss in brackets between the label and its colon: "Marché n° (réf. acheteur) :".
     r"(?:\([^()\d]{1,30}\)\s*:\s*)?"
     # OCR reads a colon as "à", "i", "|" or ";": one such stray letter is skipped.
@@ -428,9 +439,15 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
             if more and any(c.isdigit() for c in more.group()) and not parse_date(more.group()):
                 token_end = more.end()
-        # OCR and some layouts split "F-2024-" "0153": join across one space after a dash.
-        while line.folded[token_end - 1] in "-/" and line.folded.startswith(" ", token_end):
-            more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
+        # OCR and some layouts split "F-2024-" "0153": join across one space after a dash,
+        # or, on an OCR'd page, before one ("MENJ -RECT-RNS").
+        while True:
+            if line.folded[token_end - 1] in "-/" and line.folded.startswith(" ", token_end):
+                more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
+            elif line.page.source is FieldSource.OCR and line.folded.startswith(" -", token_end):
+                more = _ID_TOKEN_RE.match(line.folded, token_end + 2, end)
+            else:
+                break
             if not more:
                 break
             token_end = more.end()
@@ -440,7 +457,7 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             token_end -= 1  # "F-2024-0153." ends a sentence
         folded = line.folded[token.start() : token_end]
         text = line.original(token.start(), token_end)
-        if not re.fullmatch(r"[A-Z]{2,6} \S+", text):
+        if not re.fullmatch(r"[A-Z]{2,6} [^\s-]\S*", text):
             folded, text = folded.replace(" ", ""), text.replace(" ", "")
         if folded in _ID_STOPWORDS or _NOT_A_PREFIX.intersection(folded.split()):
             return []  # another number's label ("SIRET 213 …" in the next cell)
@@ -502,6 +519,10 @@ _NOT_AN_INVOICE_REF = (
     r"client|commande|marche|dossier|article|produit|devis|acheteur|bancaire|interne|"
     r"projet|chantier|engagement|ej\b|contrat|affaire|lot\b|de\s+(?:la\s+)?commande"
 )
+
+#: A bare "Total": the grand total closing the totals, or the total row of a table
+#: (there, each column's header says what its total is).
+_BARE_TOTAL = make_label("total_incl_tax", r"(?:^|\t)\s*total\s*:?\s*(?=\t|$|\d)", 0.5)
 
 LABELS: tuple[Label, ...] = (
     # ---- invoice number (the piece's own reference)
@@ -623,7 +644,9 @@ LABELS: tuple[Label, ...] = (
         0.75,
         not_before=r"(?:echeance|livraison|limite|paiement|reglement|commande)",
         not_after=(
-            r"(?:de\s+|d'|du\s+|des\s+)?(?:la\s+|l')?(?:livraison|echeance|limite|paiement|"
+            # Not « échéance »: « Date d'échéance » is a longer label of its own, and
+            # « Date » | « Échéance » two headers.
+            r"(?:de\s+|d'|du\s+|des\s+)?(?:la\s+|l')?(?:livraison|limite|paiement|"
             r"reception|commande|debut|fin|notification|valeur|reglement|prestation|"
             r"execution|expiration|visite|intervention|mise|ordre|signature|facture\s+"
             r"(?:associee|d'origine)|naissance|effet|acceptation|travaux)"
@@ -707,7 +730,7 @@ LABELS: tuple[Label, ...] = (
     make_label("total_excl_tax", rf"(?:^|\t)\s*{_HT}\s*:?\s*(?=\t|$)", 0.7),
     make_label("total_incl_tax", rf"(?:^|\t)\s*{_TTC}\s*:?\s*(?=\t|$)", 0.7),
     # A bare "Total" closing the totals, as English layouts print the grand total.
-    make_label("total_incl_tax", r"(?:^|\t)\s*total\s*:?\s*(?=\t|$|\d)", 0.5),
+    _BARE_TOTAL,
     make_label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
     make_label("amount_due", r"\b(?:amount|balance|total)\s+(?:due|to\s+pay)\b|\bresidual\b", 0.85),
     make_label("amount_due", r"\bnet\s+a\s+mandater\b", 0.95),
@@ -863,7 +886,7 @@ LABELS: tuple[Label, ...] = (
         rf"(?:\s*{_N})?",
     ),
     make_label(None, rf"\bavoir\s+sur\s+(?:la\s+)?facture\b(?:\s*{_N})?"),
-    make_label(None, r"\b(?:date\s+(?:d'|de\s+)?)?echeance\b|\bdate\s+limite\b"),
+    make_label(None, r"\b(?:date +(?:d'|de +)?)?echeance\b|\bdate\s+limite\b"),
     make_label(None, r"\bdate\s+de\s+(?:livraison|commande|debut|fin|reception)\b"),
     make_label(None, r"\b(?:periode|du)\b(?=\s+\d{1,2}\s?[/.-]\d{1,2}[/.-]\d{2,4}\s+au\b)"),
     make_label(
@@ -901,7 +924,7 @@ def _label_matches(text: str) -> Iterable[tuple[Label, int, int]]:
                 continue
             before = text[max(0, match.start() - 40) : match.start()]
             after = text[match.end() : match.end() + 40]
-            # A word of the cell before qualifies nothing here ("Base" | "TVA" heads two
+            # A word of the cell before qualifies nothing here ("Base" | "TVA" head two
             # columns of a VAT summary).
             if label.not_before and label.not_before.search(before.rpartition("\t")[2]):
                 continue
@@ -928,8 +951,9 @@ _GLOSS_RE = re.compile(
 
 
 #: Dotted leaders between a label and its value ("Contrat ........ : M24-0012"), as
-#: listings and forms print them.
-_LEADER_RE = re.compile(r"(?:\. ?){3,}|…+")
+#: listings and forms print them; not the three dots of a text cut short ("sur 134 36…",
+#: "Service destinata...").
+_LEADER_RE = re.compile(r"(?:\. ?){4,}|(?<= )\.{3}|…{2,}")
 
 
 def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
@@ -1265,6 +1289,8 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
             candidates.extend(same_line)
             if hit.field == "siret" and not same_line:
                 candidates.extend(_siret_cut_by_line_end(doc, hit))
+            if hit.field == "iban" and not same_line:
+                candidates.extend(_iban_cut_by_line_end(doc, hit))
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
@@ -1304,23 +1330,57 @@ _DIGITS_ENDING_RE = re.compile(r"[\s:]*(\d[\d ]*)$")
 _DIGITS_OPENING_RE = re.compile(r"\s*(\d[\d ]*\d)(?!\d)")
 
 
+def _cut_by_line_end(
+    doc: Doc, hit: Hit, ending: re.Pattern[str], opening: re.Pattern[str]
+) -> tuple[re.Match[str], re.Match[str]] | None:
+    """The part of a value ending the label's line and the part opening the next line,
+    right under it, when both look the part."""
+    line = doc.lines[hit.line]
+    tail = ending.match(line.folded, hit.end)
+    following = hit.line + 1
+    if tail is None or following not in doc.page_lines(hit.line):
+        return None
+    below = doc.lines[following]
+    head = opening.match(below.folded)
+    if head is None or below.top - line.bottom > 0.8 * line.height:
+        return None
+    return tail, head
+
+
 def _siret_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
     """A SIRET cut by the end of a line of running text ("… siret 887 259" | "513
     00034."): the digits ending the label's line and those opening the next line of the
     paragraph, joined when they make fourteen and pass the checksum."""
-    line = doc.lines[hit.line]
-    tail = _DIGITS_ENDING_RE.match(line.folded, hit.end)
-    following = hit.line + 1
-    if tail is None or following not in doc.page_lines(hit.line):
+    parts = _cut_by_line_end(doc, hit, _DIGITS_ENDING_RE, _DIGITS_OPENING_RE)
+    if parts is None:
         return
-    below = doc.lines[following]
-    head = _DIGITS_OPENING_RE.match(below.folded)
-    if head is None or below.top - line.bottom > 0.8 * line.height:
-        return
+    tail, head = parts
     digits = (tail.group(1) + head.group(1)).replace(" ", "")
     if len(digits) == 14 and is_valid_siret(digits):
-        value = Value(digits, tail.start(1), len(line.folded), 1.0, checked=True)
+        value = Value(digits, tail.start(1), len(doc.lines[hit.line].folded), 1.0, checked=True)
         yield _candidate(doc, hit, value, hit.line, 0.9)
+
+
+_IBAN_ENDING_RE = re.compile(r"[\s:]*([a-z]{2}\d{2}(?:[ -]?[a-z0-9]{1,4})*)\s*$")
+_IBAN_OPENING_RE = re.compile(r"\s*([a-z0-9]{1,4}(?:[ -]?[a-z0-9]{1,4})*)")
+
+
+def _iban_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
+    """An IBAN cut by the end of its line in a narrow block ("IBAN : FR76 3000 6000 0112"
+    | "3456 7890 189"): both parts joined when they pass the checksum."""
+    parts = _cut_by_line_end(doc, hit, _IBAN_ENDING_RE, _IBAN_OPENING_RE)
+    if parts is None:
+        return
+    tail, head = parts
+    start = re.sub(r"[ -]", "", tail.group(1)).upper()
+    pieces = re.split(r"[ -]", head.group(1).upper())
+    # The longest valid join: the line may go on into a BIC or a bank name.
+    for count in range(len(pieces), 0, -1):
+        iban = start + "".join(pieces[:count])
+        if len(iban) <= 34 and stdnum_iban.is_valid(iban):
+            value = Value(iban, tail.start(1), len(doc.lines[hit.line].folded), 1.0, checked=True)
+            yield _candidate(doc, hit, value, hit.line, 0.9)
+            return
 
 
 def _caption_over(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
@@ -1543,6 +1603,8 @@ def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
         return False
     p_start, p_end = previous[-1]
     inside = [h for h in hits if p_start <= h.start < p_end and h.field is not None]
+    if inside and all(h.label is _BARE_TOTAL for h in inside):
+        return False  # a table's total row: the header above names each column's total
     # Nothing after the label but punctuation or a rate ("TVA 20 %"): a label cell.
     rest = line.folded[max(h.end for h in inside) : p_end] if inside else "x"
     # A rate or a short number goes with its label; a whole value ("Siret : 970 530 358
@@ -1825,11 +1887,11 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
         choice = choose(by_field[name] + _unlabelled(doc, name))
         values[name] = _field_from_choice(doc, name, choice, findings)
     # No label read for the piece's number (an OCR'd shaded header cell), or only one
-    # weaker than a guess (a table's « N° » column): a reference under the title, if
-    # one looks the part, as a guess.
+    # too weak to keep (a table's « N° » column): a reference under the title, if one
+    # looks the part, as a guess.
     others = {v.value for v in values.values() if v.value}
     numbers = by_field["invoice_number"]
-    if all(c.confidence < _TITLE_GUESS for c in numbers):
+    if all(c.confidence < MIN_VALUE_CONFIDENCE for c in numbers):
         numbers = numbers + _reference_under_title(doc, others)
     values["invoice_number"] = _field_from_choice(doc, "invoice_number", choose(numbers), findings)
     date_choice = choose(by_field["issue_date"] or _fallback_dates(doc))
@@ -1845,7 +1907,11 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
     return FieldReading(fields=PieceFields(**values), findings=tuple(findings))
 
 
-_PIECE_REF_RE = re.compile(r"(?<![\w/-])[a-z]{1,5}[-/]?(?:\d{2,}[-/]?)+\d*(?![\w/])")
+#: A piece's reference: letters then digits ("FA897338", "PDM-2024-2428"), or a year and
+#: a running number ("2025/08601"); never a date.
+_PIECE_REF_RE = re.compile(
+    r"(?<![\w/-])(?:[a-z]{1,5}[-/]?(?:\d{2,}[-/]?)+\d*|(?:19|20)\d\d[-/]\d{3,})(?![\w/])"
+)
 #: Prefixes of other documents' numbers: quotes, delivery notes, clients, orders.
 _OTHER_REF_PREFIX_RE = re.compile(r"^(?:d|dv|bl|c|cl|bc|ej|cmd|m|ao|mapa|ac|lot)(?=[-/ ]?\d)")
 
@@ -2228,6 +2294,20 @@ def _settle_totals(
             field: (cand, cand.confidence if field == name else _checked(cand.confidence))
             for field, cand in settled.items()
         }
+    if triple is None and slip is None and (garbled := _garbled_total(doc, by_field)):
+        derived, garbled_read = garbled
+        _corrected(
+            findings,
+            derived.field,
+            garbled_read,
+            derived.value,
+            "HT + TVA = TTC with the other two",
+        )
+        ht, tva, ttc = (
+            derived if n == derived.field else max(by_field[n], key=lambda c: c.confidence)
+            for n in _TOTALS
+        )
+        triple = (ht, tva, ttc)
     if triple is not None:
         return {
             name: (cand, _checked(cand.confidence))
@@ -2256,6 +2336,41 @@ def _settle_totals(
             )
         )
     return {name: (c.candidate, c.confidence * factor) for name, c in present.items()}
+
+
+#: The other two totals must be this sure to say what a garbled third one reads.
+_SURE_TOTAL = 0.45
+
+
+def _garbled_total(doc: Doc, by_field: dict[str, list[Candidate]]) -> tuple[Candidate, str] | None:
+    """The one total OCR garbled past reading as an amount ("9 300 ? 76 €", its comma
+    read as a sign): the value the other two imply, when the digits OCR read after its
+    label are exactly that value's digits. Also what was read."""
+    best = {name: max(by_field[name], key=lambda c: c.confidence, default=None) for name in _TOTALS}
+    found = []
+    for name in _TOTALS:
+        others = [best[other] for other in _TOTALS if other != name]
+        if any(c is None or c.confidence < _SURE_TOTAL for c in others):
+            continue
+        x, y = (Decimal(c.value) for c in others if c is not None)
+        wanted = format_amount(x + y if name == "total_incl_tax" else abs(y - x))
+        digits = wanted.replace(".", "")
+        for index, line in enumerate(doc.lines):
+            if line.page.source is not FieldSource.OCR:
+                continue
+            hits = doc.hits[index]
+            for at, hit in enumerate(hits):
+                if hit.field != name:
+                    continue
+                end = hits[at + 1].start if at + 1 < len(hits) else len(line.folded)
+                printed = re.search(r"\d[^a-z]*\d", line.folded[hit.end : end])
+                if printed is None or re.sub(r"\D", "", printed.group()) != digits:
+                    continue
+                start, stop = hit.end + printed.start(), hit.end + printed.end()
+                reader = reader_factor(line.confidence(start, stop))
+                cand = Candidate(name, wanted, 0.5 * reader, index, start, stop)
+                found.append((cand, line.original(start, stop)))
+    return found[0] if len({cand.field for cand, _ in found}) == 1 else None
 
 
 def _checked(confidence: float) -> float:

@@ -217,6 +217,8 @@ _NAME_BLOCKERS = re.compile(
     r"\bplace\b|\bimpasse\b|\broute\b|cedex|"
     r"\b\d{5}\b|\bbp\s*\d|n\s?°|\bcode\b|facture|\bdate\b|\bpage\b|\bref|capital|\brcs\b|siege|"
     r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
+    # The labels of a piece's other references ("DEVIS", "COMMANDE DU", "RÉF. CLIENT").
+    r"\bdevis\b|\bcommande\b|\bclient\b|echeance|\breglement\b|"
     # A form's frame heading ("A – IDENTIFICATION DE L'ÉMETTEUR") whose letter OCR
     # printed apart.
     r"\bidentification\b|\bemetteur\b|"
@@ -233,7 +235,7 @@ _TITLE_WORDS = re.compile(
 
 
 def _clean_name(text: str) -> str:
-    return text.strip(" \t:-–,;").strip()
+    return re.sub(r"\s+", " ", text.strip(" \t:-–,;").strip())
 
 
 def _name_ok(text: str) -> bool:
@@ -392,9 +394,23 @@ def strip_legal_form(name: str) -> str:
     return stripped if sum(c.isalpha() for c in stripped) >= 3 else name
 
 
+#: Words that carry a name on: a cell opening with one continues the cell before it
+#: ("DÉPARTEMENT" | "DU HAUT-VALLON", a wide word space OCR took for a column break).
+_CARRIES_ON_RE = re.compile(r"(?:du|de|des|d'|la|le|les|et|&|sur|en)\b")
+
+
 def _first_chunk(line: Line, start: int, end: int) -> tuple[str, int, int] | None:
     """The name at the start of a span, cut at " - ", " | " or a comma (a letterhead line
     often goes on with the address), if it looks like a name."""
+    following = next(((s, e) for s, e in line.segments if s > end), None)
+    if (
+        following is not None
+        and end == line.segment_of(start)[1]
+        and _CARRIES_ON_RE.match(line.folded, following[0])
+        and not any(c.isdigit() for c in line.folded[following[0] : following[1]])
+        and line.box(*following)[0] - line.box(start, end)[2] < 3 * line.height
+    ):
+        end = following[1]
     stop = end
     for cut in re.finditer(r"\s[-|–]\s|,|\s{2,}", line.folded[start:end]):
         rest = _clean_name(line.original(start + cut.end(), end))
