@@ -521,6 +521,26 @@ def test_the_service_named_in_a_sentence() -> None:
     assert found.service_code.value == "ARM-ESID-LYO"
 
 
+def test_the_service_named_in_a_justified_sentence_ocr_cut_at_its_wide_spaces() -> None:
+    rows = (
+        row(
+            313,
+            (57, "Veuillez trouver notre projet de décompte final n° PDF-2025-247 du 27/04/2025"),
+            (420, "à l'attention du service"),
+            size=8,
+        ),
+        row(
+            326,
+            (57, "DRT-COLLEGES"),
+            (130, "numéro d'engagement EJ202571870"),
+            (330, "devis"),
+            size=8,
+        ),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.service_code.value == "DRT-COLLEGES"
+
+
 def test_a_subcontractor_s_payment_request_numbered_in_its_title() -> None:
     found = fields_of(
         row(200, (50, "Objet : Demande de paiement direct – sous-traitant n° DPST-2024-395")),
@@ -601,6 +621,23 @@ def test_a_strip_of_date_columns_keeps_each_header_to_its_column() -> None:
     assert found.issue_date.confidence > 0.5
 
 
+@pytest.mark.parametrize(
+    "mention",
+    [
+        "Avoir sur facture n° F-2024-0099 du 01/02/2024",
+        "En référence à notre facture F-2024-0099 du 01/02/2024",
+    ],
+)
+def test_the_date_of_the_invoice_a_credit_note_refers_to_is_not_its_own(mention: str) -> None:
+    found = fields_of(
+        row(60, (40, "AVOIR"), size=14),
+        row(90, (40, mention)),
+        row(102, (40, "Réf. avoir : AV-2024-12")),
+        row(114, (40, "Émis le 12/03/2024")),
+    )
+    assert found.issue_date.value == "2024-03-12"
+
+
 def test_due_date_alone_gives_no_issue_date() -> None:
     assert value(row(100, (50, "Échéance : 22/06/2024")), field="issue_date") is None
 
@@ -656,6 +693,10 @@ def test_total_incl_tax_wordings(label: str) -> None:
         "Net à mandater",
         "NET À PAYER",
         "Montant dû ..........",
+        "Somme à mandater",
+        "Net à percevoir",
+        "Montant dû au titre de ce décompte",
+        "Montant à rembourser",
     ],
 )
 def test_amount_due_wordings(label: str) -> None:
@@ -850,6 +891,26 @@ def test_a_total_ocr_garbled_past_reading_is_what_the_other_two_imply() -> None:
     assert reading("9 300 ? 76 €", FieldSource.TEXT_LAYER).fields.total_excl_tax.value != "9300.76"
 
 
+@pytest.mark.parametrize(
+    ("ht", "ttc"),
+    [
+        ("Montant de l'avoir HT", "Montant de l'avoir TTC"),
+        ("Total avoir HT", "Total avoir TTC"),
+        ("Montant du présent avoir HT", "Montant du présent avoir TTC"),
+    ],
+)
+def test_a_credit_note_names_its_totals_after_itself(ht: str, ttc: str) -> None:
+    found = fields_of(
+        row(60, (40, "AVOIR N° AV-2024-12"), size=14),
+        row(300, (300, ht), (470, "-1 000,00 €")),
+        row(314, (300, "TVA 20 %"), (470, "-200,00 €")),
+        row(328, (300, ttc), (470, "-1 200,00 €")),
+        row(342, (300, "Montant à rembourser"), (470, "1 200,00 €")),
+    )
+    assert (found.total_excl_tax.value, found.total_incl_tax.value) == ("1000.00", "1200.00")
+    assert found.amount_due.confidence > 0.9  # printed, and what TTC says
+
+
 def test_credit_note_amounts_are_positive() -> None:
     found = totals("-1 234,50 €", "-246,90 €", "-1 481,40 €")
     assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
@@ -985,6 +1046,70 @@ def test_numbers_that_are_not_sirets(distractor: str) -> None:
     assert found.recipient_siret.value is None
 
 
+@pytest.mark.parametrize(
+    "references",
+    [
+        (
+            "Identifiant SIRET : 213 502 388 00019",
+            "Code service exécutant : ST-VOIRIE",
+            "N° EJ : 1300045872",
+        ),
+        ("SIRET : 213 502 388 00019 – Service : ST-VOIRIE – EJ : 1300045872",),
+    ],
+)
+def test_a_siret_printed_with_the_routing_data_is_the_buyer_s(references: tuple[str, ...]) -> None:
+    found = fields_of(
+        row(40, (40, "BATI-OUEST SARL")),
+        row(52, (40, "12 rue des Lilas 35000 Rennes")),
+        row(64, (40, "Siret n° 732 829 320 00074")),
+        row(170, (40, "FACTURE N° FA-2024-0457"), size=14),
+        *(row(220 + 12 * i, (40, text)) for i, text in enumerate(references)),
+    )
+    assert found.recipient_siret.value == "21350238800019"
+    assert found.supplier_siret.value == "73282932000074"
+
+
+def test_a_letterhead_s_siret_over_the_routing_data_stays_the_letterhead_s() -> None:
+    # Its label closes a line of contact details: not a references block's SIRET.
+    found = fields_of(
+        row(36, (360, "BATI-OUEST SARL"), size=12),
+        row(80, (45, "16 avenue Jules Ferry · 29200 Brest · SIRET n° : 732 829 320 00074")),
+        row(101, (45, "N° du document : DG-2025-397"), (300, "Date facture : 30/03/2025")),
+        row(114, (45, "Réf. service : MENJ-RECT-RNS"), (300, "N° de bon de commande : 1345471094")),
+    )
+    assert found.supplier_siret.value == "73282932000074"
+    assert found.recipient_siret.value is None
+
+
+def test_the_older_wording_maitre_de_l_ouvrage_heads_the_moa_s_block() -> None:
+    rows = (
+        row(40, (40, "BATI-OUEST SARL")),
+        row(64, (40, "SIRET : 732 829 320 00074")),
+        row(100, (40, "PROJET DE DÉCOMPTE MENSUEL N° 4"), size=14),
+        row(140, (40, "Maître de l'ouvrage"), (320, "Maître de l'œuvre")),
+        row(152, (40, "Commune de Vitré"), (320, "Atelier Durand Architectes")),
+        row(164, (40, "SIRET : 213 502 388 00019"), (320, "SIRET : 552 100 554 00025")),
+    )
+    found = find_fields([page(*rows)], kind=DocumentKind.PROJET_DECOMPTE_MENSUEL).fields
+    assert (found.moa_siret.value, found.moe_siret.value) == ("21350238800019", "55210055400025")
+
+
+@pytest.mark.parametrize("courtesy", ["Monsieur le Maire", "Madame la Directrice"])
+def test_a_window_address_opening_with_a_courtesy_line(courtesy: str) -> None:
+    found = fields_of(
+        row(40, (40, "BATI-OUEST SARL"), size=12),
+        row(54, (40, "12 rue des Lilas 35000 Rennes")),
+        *(
+            row(110 + 12 * i, (320, text))
+            for i, text in enumerate(
+                (courtesy, "Mairie de Vitré", "5 place du Château", "35500 Vitré")
+            )
+        ),
+        row(220, (40, "FACTURE N° FA-2024-0457"), size=14),
+    )
+    assert found.recipient_name.value == "Mairie de Vitré"
+
+
 def test_supplier_and_recipient_by_their_blocks() -> None:
     found = fields_of(
         row(40, (50, "MENUISERIE DUPONT SARL"), size=14),
@@ -1003,6 +1128,24 @@ def test_supplier_and_recipient_by_their_blocks() -> None:
 @pytest.mark.parametrize("label", ["Code service Chorus", "Code service (Chorus Pro)"])
 def test_the_platform_name_is_not_the_service_code(label: str) -> None:
     assert value(row(100, (50, f"{label} : BAT-89")), field="service_code") == "BAT-89"
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ("N° EJ Chorus", "engagement_number"),
+        ("Engagement juridique Chorus Pro", "engagement_number"),
+        ("Bon de commande Chorus n°", "engagement_number"),
+        ("Numéro d'engagement juridique (EJ)", "engagement_number"),
+        ("N° de BC", "engagement_number"),
+        ("Code SE Chorus", "service_code"),
+        ("Service destinataire (CPP)", "service_code"),
+    ],
+)
+def test_the_platform_or_an_abbreviation_after_a_label_is_part_of_it(
+    label: str, field: str
+) -> None:
+    assert value(row(100, (50, f"{label} : BAT-1300045872")), field=field) == "BAT-1300045872"
 
 
 def test_issue_date_after_le_and_a_colon() -> None:
@@ -1059,6 +1202,9 @@ def test_a_name_split_by_a_wide_word_space_is_one_name() -> None:
     found = find_fields(
         [
             page(
+                row(40, (436, "Médical Girard SAS"), size=11),
+                row(55, (436, "97 route Victor Hugo"), size=8),
+                row(66, (436, "30900 Nîmes"), size=8),
                 row(150, (60, "DESTINATAIRE"), size=8),
                 row(162, (60, "DEPARTEMENT"), (125, "DU HAUT-VALLON"), size=9),
                 row(175, (60, "12 avenue de la République"), size=9),
@@ -1068,6 +1214,8 @@ def test_a_name_split_by_a_wide_word_space_is_one_name() -> None:
         ]
     ).fields
     assert found.recipient_name.value == "DEPARTEMENT DU HAUT-VALLON"
+    # Its second half is no letterhead either.
+    assert found.supplier_name.value == "Médical Girard"
 
 
 @pytest.mark.parametrize("heading", ["DESTINATAIRE", "Débiteur :"])
@@ -1152,6 +1300,11 @@ def test_wordings_of_forms_with_the_value_in_the_next_cell(
         ("Pièce : FA-2024-0457", "invoice_number", "FA-2024-0457"),
         ("Document n° FA-2024-0457 du 12/03/2024", "issue_date", "2024-03-12"),
         ("Votre SIRET : 213 502 388 00019", "recipient_siret", "21350238800019"),
+        ("Vos références : marché 2023-MT-118, service ST-VOIRIE", "service_code", "ST-VOIRIE"),
+        ("Facture FA-2024-0457 – Service SE-042", "service_code", "SE-042"),
+        ("Contrat 2023-MT-118 | Service SE-042 | EJ 1300045872", "service_code", "SE-042"),
+        ("Ordre de service n° 1 du 03/06/2023", "service_code", None),
+        ("Prestation de service TX-12", "service_code", None),
     ],
 )
 def test_references_in_running_text(line: str, field: str, expected: str | None) -> None:

@@ -102,21 +102,25 @@ _FULL_EVIDENCE = 6.0
 def classify(pages: Sequence[Page]) -> KindGuess:
     """The kind of the piece with a confidence (0..1)."""
     scores: dict[DocumentKind, float] = defaultdict(float)
+    heads: list[str] = []  # the first lines of each page
+    names_subcontractor = False
     for page in sorted(pages, key=lambda p: p.number):
         lines = group_lines(page)
         if not lines:
             continue
+        heads.extend(line.folded for line in lines[:12])
+        names_subcontractor = names_subcontractor or any(
+            _SUBCONTRACTOR_RE.search(line.folded) for line in lines
+        )
         body = statistics.median(w.height for line in lines for w in line.words)
         for index, line in enumerate(lines):
             wrapped = _wrapped_tail(lines, index)
             for kind, score in _line_scores(line, page, body, wrapped):
                 scores[kind] += score
-        if _BARE_REQUEST_RE.search(" ".join(line.folded for line in lines[:12])) and any(
-            _SUBCONTRACTOR_RE.search(line.folded) for line in lines
-        ):
-            # « DEMANDE DE PAIEMENT » alone heads a subcontractor's request when the piece
-            # names its subcontractor: it is the form the paiement direct uses.
-            scores[K.DEMANDE_PAIEMENT_SOUS_TRAITANT] += _BARE_REQUEST_SCORE
+    if names_subcontractor and _BARE_REQUEST_RE.search(" ".join(heads)):
+        # « DEMANDE DE PAIEMENT » alone heads a subcontractor's request when the piece
+        # names its subcontractor: it is the form the paiement direct uses.
+        scores[K.DEMANDE_PAIEMENT_SOUS_TRAITANT] += _BARE_REQUEST_SCORE
     if not any(score > 0 for score in scores.values()):
         if any(page.words for page in pages):
             # Text but no title: most untitled deposits are invoices, and we are guessing.

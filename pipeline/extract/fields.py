@@ -385,7 +385,7 @@ def find_ibans(line: Line, start: int, end: int) -> list[Value]:
 
 _ID_LEAD_RE = re.compile(
     # "_" and quotes: OCR's reading of the rule or the corner of the box a value sits in.
-    r"[\s:.#°*=/_\"“”-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
+    r"[\s:.#°*=/_\"“”)-]*(?:(?:n\s?[°o*]|no|num(?:ero)?)\.?(?=[\s:.\d])[\s:.#-]*)?"
     # A gloss in brackets between the label and its colon: "Marché n° (réf. acheteur) :".
     r"(?:\([^()\d]{1,30}\)\s*:\s*)?"
     # OCR reads a colon as "à", "i", "|" or ";": one such stray letter is skipped.
@@ -515,6 +515,12 @@ _N = (
 _HT = r"h\.?\s?t\.?(?![a-z])"
 _TTC = r"t\.?\s?[ti]\.?\s?c\.?(?![a-z])"  # OCR reads TTC as TIC
 _TVA = r"t\.?\s?v\.?\s?a\.?(?![a-z])"
+#: The piece a total is of: "Total avoir HT", "Montant de l'avoir TTC", "Total facture
+#: TTC", "Montant du présent décompte HT".
+_OF_PIECE = (
+    r"(?:(?:de\s+l'|de\s+la\s+|du\s+|d')?(?:presente?\s+)?"
+    r"(?:avoir|facture|piece|decompte|situation)\s+)?"
+)
 _NOT_AN_INVOICE_REF = (
     r"client|commande|marche|dossier|article|produit|devis|acheteur|bancaire|interne|"
     r"projet|chantier|engagement|ej\b|contrat|affaire|lot\b|de\s+(?:la\s+)?commande"
@@ -636,7 +642,9 @@ LABELS: tuple[Label, ...] = (
         "issue_date",
         r"\bdu\b(?=\s+(?:1er|\d))",
         0.85,
-        need_before=rf"\b(?:facture|avoir|document|piece|memoire)\s+(?:{_N})?\s*[a-z0-9][\w/.-]*",
+        # The piece's own number, not another piece's ("avoir sur facture n° … du …").
+        need_before=r"(?<!sur )(?<!notre )(?<!votre )(?<!la )(?<!origine )"
+        rf"\b(?:facture|avoir|document|piece|memoire)\s+(?:{_N})?\s*[a-z0-9][\w/.-]*",
     ),
     make_label(
         "issue_date",
@@ -653,11 +661,11 @@ LABELS: tuple[Label, ...] = (
         ),
     ),
     # ---- amounts
-    make_label("total_excl_tax", rf"\btotal\s+(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
+    make_label("total_excl_tax", rf"\btotal\s+{_OF_PIECE}(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
     make_label("total_excl_tax", r"\btotal\s+(?:net\s+)?hors\s+taxes?\b", 0.95),
     make_label(
         "total_excl_tax",
-        rf"\bmontant\s+(?:total\s+)?(?:net\s+)?(?:eur\s+|€\s+|en\s+euros\s+)?{_HT}"
+        rf"\bmontant\s+{_OF_PIECE}(?:total\s+)?(?:net\s+)?(?:eur\s+|€\s+|en\s+euros\s+)?{_HT}"
         r"(?:\s+(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte)?",
         0.85,
     ),
@@ -710,7 +718,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "total_incl_tax",
-        rf"\b(?:total|montant)\s+(?:total\s+|(?:de\s+la\s+)?facture\s+)?(?:general\s+)?"
+        rf"\b(?:total|montant)\s+(?:total\s+|{_OF_PIECE})?(?:general\s+)?"
         rf"(?:net\s+)?(?:eur\s+|€\s+)?{_TTC}",
         0.95,
     ),
@@ -733,14 +741,19 @@ LABELS: tuple[Label, ...] = (
     _BARE_TOTAL,
     make_label("amount_due", r"\bnet\s+a\s+(?:payer|regler)\b", 0.95),
     make_label("amount_due", r"\b(?:amount|balance|total)\s+(?:due|to\s+pay)\b|\bresidual\b", 0.85),
-    make_label("amount_due", r"\bnet\s+a\s+mandater\b", 0.95),
+    # Not « reste à mandater »: in public accounting, what is left of the contract.
+    make_label("amount_due", r"\b(?:net|somme|montant)\s+a\s+mandater\b", 0.95),
+    make_label("amount_due", r"\bnet\s+a\s+percevoir\b", 0.9),
+    # What a credit note gives back.
+    make_label("amount_due", r"\b(?:montant|net|total)\s+a\s+rembourser\b", 0.85),
     make_label("amount_due", r"\breste\s+a\s+(?:payer|regler)\b", 0.9),
     make_label("amount_due", r"\bmontant\s+(?:net\s+)?a\s+(?:payer|regler|mandater)\b", 0.9),
     make_label("amount_due", r"\b(?:somme|total|solde)\s+a\s+(?:payer|regler)\b", 0.85),
     make_label("amount_due", r"\bacompte\s+a\s+(?:payer|regler|mandater)\b", 0.8),
     make_label(
         "amount_due",
-        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b(?=\s*(?:[:\t(–.-]|$|ttc))",
+        r"\b(?:montant|solde|reste|total|net)\s+(?:restant\s+)?du\b"
+        r"(?=\s*(?:[:\t(–.-]|$|ttc|au\s+titre\b))",
         0.85,
     ),
     make_label("amount_due", r"\bsomme\s+due\b|\btotal\s+net\s+a\s+payer\b", 0.9),
@@ -793,6 +806,13 @@ LABELS: tuple[Label, ...] = (
         r"\bservice\s+(?:gestionnaire|ordonnateur|prescripteur|beneficiaire|demandeur)\b",
         0.7,
     ),
+    # An item of a list of references ("…, service ST-VOIRIE", "– Service SE-042"): a
+    # bare « service » right before something shaped like a code.
+    make_label(
+        "service_code",
+        r"(?:^|[,;|–—\t]|\s-)\s*service\b(?=\s+[a-z0-9]+(?:[-_][a-z0-9]+)+\b)",
+        0.55,
+    ),
     # "Service" alone heading its cell or followed by a colon: the code is next to it.
     make_label("service_code", r"(?:^|\t)\s*service\s*(?::|(?=\t|$))", 0.6),
     make_label(
@@ -809,7 +829,7 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
-    make_label("engagement_number", rf"\b(?:{_N}\s*bc|bc\s+{_N})(?![\w/-])", 0.75),
+    make_label("engagement_number", rf"\b(?:{_N}\s*(?:de\s+)?bc|bc\s+{_N})(?![\w/-])", 0.75),
     make_label(
         "engagement_number",
         r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
@@ -947,6 +967,8 @@ _GLOSS_WORD = (
 )
 _GLOSS_RE = re.compile(
     rf" / ?(?=(?:{_GLOSS_WORD}){{0,3}}(?:{_ENGLISH_WORDS})\b)(?:{_GLOSS_WORD}){{1,4}}:?"
+    # The platform named after a label: "N° EJ Chorus", "Code SE (Chorus Pro)".
+    r"| \(?(?:chorus(?: pro)?|cpp)\)?(?=\s*(?::|n°|\t|$))"
 )
 
 
@@ -1308,7 +1330,12 @@ def _wrapped_in_prose(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candi
     """A label ending a line of running text ("… à l'attention du service") whose value
     opens the next line of the paragraph."""
     line = doc.lines[hit.line]
-    if not _NOTHING_BUT_N_RE.fullmatch(line.folded, hit.end) or "\t" in line.folded:
+    if not _NOTHING_BUT_N_RE.fullmatch(line.folded, hit.end):
+        return
+    # A table row is cut into cells; a justified line that OCR cut at its wide spaces
+    # still has words around the label in its cell.
+    seg_start, _ = line.segment_of(hit.start)
+    if "\t" in line.folded and len(line.folded[seg_start : hit.end].split()) < 4:
         return
     if line.x1 - line.x0 < 0.5 * line.page.width:
         return  # a label cell, not a line of a paragraph
@@ -2353,7 +2380,10 @@ def _garbled_total(doc: Doc, by_field: dict[str, list[Candidate]]) -> tuple[Cand
         if any(c is None or c.confidence < _SURE_TOTAL for c in others):
             continue
         x, y = (Decimal(c.value) for c in others if c is not None)
-        wanted = format_amount(x + y if name == "total_incl_tax" else abs(y - x))
+        implied = x + y if name == "total_incl_tax" else y - x  # (TVA, TTC) or (HT, TTC)
+        if implied <= 0:
+            continue
+        wanted = format_amount(implied)
         digits = wanted.replace(".", "")
         for index, line in enumerate(doc.lines):
             if line.page.source is not FieldSource.OCR:

@@ -20,8 +20,14 @@ from pipeline.models import DocumentKind, ExtractedField, FieldSource
 
 _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # OCR may read the circumflex of « MAÎTRE » twice ("MAÏÎTRE"): "mai+".
-    ("moa", re.compile(r"\bmai+tri?(?:se|e)\s+d'ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur")),
-    ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+d'oeuvre\b|\bmoe\b")),
+    # « Maître de l'ouvrage », as older CCAG texts word it.
+    (
+        "moa",
+        re.compile(
+            r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur"
+        ),
+    ),
+    ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')oeuvre\b|\bmoe\b")),
     ("subcontractor", re.compile(r"\bsous[- ]?traitant")),
     (
         "recipient",
@@ -117,6 +123,8 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         firm = firm or (in_block and bool(_FIRM_MENTION_RE.search(in_column)))
     if fallback is not None:
         return fallback
+    if _among_routing_data(doc, line_index, start, cx1):
+        return RoleGuess("recipient", 0.7)
     # Where the block starts, not the number: a letterhead line centred on the page
     # prints its SIRET right of the middle.
     by_position = _role_by_position(line, line.segment_x(context_start)[0])
@@ -129,6 +137,39 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         # on the right where an addressee would stand.
         return RoleGuess("supplier", 0.5, by_position=True)
     return by_position
+
+
+#: The buyer's routing data besides its SIRET (domain.md: what Chorus Pro routes by).
+_ROUTING_FIELDS = frozenset({"service_code", "engagement_number"})
+
+
+def _among_routing_data(doc: Doc, index: int, start: int, x1: float) -> bool:
+    """A SIRET printed with the code service or the engagement number, in its cell or in
+    the lines of its column just above and below ("Identifiant SIRET : …" over "Code
+    service : …"), is the buyer's: those are the data a piece is routed by. Only a SIRET
+    whose label opens its cell: one at the end of a letterhead's line of contact details
+    is the letterhead's."""
+    line = doc.lines[index]
+    label = next((h for h in reversed(doc.hits[index]) if h.end <= start), None)
+    if label is None or label.field != "siret":
+        return False
+    cell_start, cell_end = line.segment_of(label.start)
+    if len(line.folded[cell_start : label.start].split()) > 1:
+        return False
+    if any(
+        h.field in _ROUTING_FIELDS and cell_start <= h.start < cell_end for h in doc.hits[index]
+    ):
+        return True
+    x0 = line.segment_x(cell_start)[0]
+    for near in (index - 2, index - 1, index + 1, index + 2):
+        if near not in doc.page_lines(index):
+            continue
+        other = doc.lines[near]
+        for hit in doc.hits[near]:
+            hx0, _, _, _ = other.box(hit.start, hit.end)
+            if hit.field in _ROUTING_FIELDS and abs(hx0 - x0) < 6 and hx0 < x1:
+                return True
+    return False
 
 
 def _in_column(doc: Doc, index: int, x0: float, x1: float) -> str:
@@ -458,6 +499,7 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
             previous = (s, e)
             if (
                 after_label
+                or (s > 0 and _CARRIES_ON_RE.match(line.folded, s))  # a name's second half
                 or _is_title(line.folded[s:e])
                 or _is_heading(line.original(s, e))
                 or _holds_label(doc, index, s, e)
@@ -638,11 +680,17 @@ def _window_name(doc: Doc) -> NameCandidate | None:
             x0, _, _, _ = line.box(s, e)
             if x0 < 0.45 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
                 continue
+            if _COURTESY_RE.match(line.folded, s):
+                continue  # « Monsieur le Maire »: the body's name is on the next line
             name = _first_chunk(line, s, e)
             if name is not None and not _is_heading(name[0]) and _postcode_below(doc, index, x0):
                 text = name[0] + _continuation(doc, index, x0, name[0])
                 return NameCandidate(text, 0.4, index, name[1], name[2])
     return None
+
+
+#: The courtesy line a letter's address may open with, before the addressee's name.
+_COURTESY_RE = re.compile(r"\s*(?:monsieur|madame|mme|mr|m\.)\s")
 
 
 def _postcode_below(doc: Doc, index: int, x0: float) -> bool:
