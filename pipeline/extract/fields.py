@@ -349,8 +349,9 @@ def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
 
 
 _IBAN_START_RE = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=[ -]?[a-z0-9])")
-#: Letters OCR reads for digits: tried on an OCR'd IBAN only when it fails its checksum.
-_OCR_DIGIT_LOOKALIKES = str.maketrans("oOilIsSbB", "001115588")
+#: Letters OCR reads for digits (the IBAN is in capitals by then): tried on an OCR'd
+#: IBAN only when it fails its checksum.
+_OCR_DIGIT_LOOKALIKES = str.maketrans("OQILSB", "001158")
 
 
 def find_ibans(line: Line, start: int, end: int) -> list[Value]:
