@@ -260,7 +260,8 @@ def find_dates(line: Line, start: int, end: int) -> list[Value]:
 _DIGIT_RUN_RE = re.compile(r"(?<![\w])\d+(?:[ .]\d+)*(?![\w])")
 
 
-_OCR_DIGITS = str.maketrans("oil|", "0111")
+#: Letters OCR reads for digits, in folded (lower-case) text.
+_OCR_DIGITS = str.maketrans("oil|sbq", "0111580")
 
 
 def _ocr_digits(line: Line) -> str:
@@ -349,9 +350,6 @@ def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
 
 
 _IBAN_START_RE = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=[ -]?[a-z0-9])")
-#: Letters OCR reads for digits (the IBAN is in capitals by then): tried on an OCR'd
-#: IBAN only when it fails its checksum.
-_OCR_DIGIT_LOOKALIKES = str.maketrans("OQILSB", "001158")
 
 
 def find_ibans(line: Line, start: int, end: int) -> list[Value]:
@@ -376,7 +374,7 @@ def find_ibans(line: Line, start: int, end: int) -> list[Value]:
             if stdnum_iban.is_valid(candidate):
                 best = Value(candidate, match.start(), position, 1.0, checked=True)
             elif ocr and best is None:
-                repaired = candidate[:2] + candidate[2:].translate(_OCR_DIGIT_LOOKALIKES)
+                repaired = (chars[:2] + chars[2:].translate(_OCR_DIGITS)).upper()
                 if stdnum_iban.is_valid(repaired):
                     best = Value(repaired, match.start(), position, 0.9, checked=True)
         if best:
@@ -979,7 +977,9 @@ _GLOSS_RE = re.compile(
 _LEADER_RE = re.compile(r"(?:\. ?){4,}|(?<= )\.{3}|…{2,}")
 
 
-def _without_glosses(folded: str) -> tuple[str, list[tuple[int, int]]]:
+def _for_label_matching(folded: str) -> tuple[str, list[tuple[int, int]]]:
+    """The folded text labels are matched in, same length: glosses blanked, dotted leaders
+    read as column breaks. Also where the glosses were."""
     glosses = [m.span() for m in _GLOSS_RE.finditer(folded)]
     for start, end in glosses:
         folded = folded[:start] + " " * (end - start) + folded[end:]
@@ -1047,7 +1047,7 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
     if line.page.source is FieldSource.OCR:
         folded = _with_label_words_repaired(folded)
     folded, edits = _with_truncated_words_completed(folded)
-    text, glosses = _without_glosses(folded)
+    text, glosses = _for_label_matching(folded)
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
     # "acompte n°", "total HT" over "HT"); at equal length, a field label over a distractor.
     # Trailing blanks and a colon add nothing to a wording ("marché\t:" vs "n° marché").
@@ -2022,6 +2022,7 @@ _AMOUNT_TAG_RE = re.compile(
     rf"(?P<tva>de\s+{_TVA}))"
 )
 _TAGGED_FIELDS = {"ht": "total_excl_tax", "ttc": "total_incl_tax", "tva": "total_tax"}
+_AMOUNT_TAG_WORD_RE = re.compile(rf"{_HT}|{_TTC}|{_TVA}|\btaxes?\b")
 
 
 def _tagged_amounts(doc: Doc) -> list[Candidate]:
@@ -2030,6 +2031,8 @@ def _tagged_amounts(doc: Doc) -> list[Candidate]:
     cumulative or a line of a detail table."""
     found = []
     for index, line in enumerate(doc.lines):
+        if not _AMOUNT_TAG_WORD_RE.search(line.folded):
+            continue  # most lines: no tag to look for after their amounts
         values = find_amounts(line, 0, len(line.folded))
         cells = {_cell_index(line, value.start) for value in values}
         if len(cells) > 2:
