@@ -370,10 +370,6 @@ def _print_result(result: DepositResult) -> None:
         out.print(f"  {finding.severity.value}: {finding.code}: {finding.message}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 def _print_accuracy(report: AccuracyReport) -> None:
     """The summary table of ``intake accuracy``: per field, overall and per group."""
 
@@ -409,3 +405,7 @@ def _print_accuracy(report: AccuracyReport) -> None:
         f"{report.documents} documents in {report.seconds:.0f} s, {report.unreadable} "
         f"unreadable, {report.unlabelled} files without truth not scored"
     )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
