@@ -80,6 +80,43 @@ def test_words_group_into_lines_with_tabs_between_columns() -> None:
     assert [line.text for line in lines] == ["Total HT\t7 850,00 €", "TVA"]
 
 
+def test_a_large_name_grazing_a_line_of_small_captions_keeps_to_its_own_line() -> None:
+    lines = group_lines(
+        page(
+            row(115.2, (312, "N° DE L'AVOIR"), size=4.8),
+            row(113.9, (429, "A20248829"), size=7.7),
+            # OCR boxes hug the ink: the accent makes « COLLÈGE » taller than the rest.
+            row(117.6, (54.7, "COLLÈGE"), size=9.3),
+            row(119.2, (90, "LOUISE MICHEL"), size=7.7),
+        )
+    )
+    assert [line.text for line in lines] == ["N° DE L'AVOIR\tA20248829", "COLLÈGE LOUISE MICHEL"]
+
+
+def test_a_title_keeps_its_words_together_beside_a_speck_read_as_a_letter() -> None:
+    lines = group_lines(
+        page(
+            row(41.0, (445, "L"), size=5.5),
+            row(37.2, (366, "ÉTAT"), size=17.5),
+            row(40.8, (400, "D'ACOMPTE"), size=14.1),
+        )
+    )
+    assert len(lines) == 1
+    assert lines[0].text.startswith("ÉTAT D'ACOMPTE")
+
+
+def test_a_tall_smudge_read_as_a_rule_does_not_merge_two_lines() -> None:
+    lines = group_lines(
+        page(
+            row(83.3, (107, "sr Er"), size=5.7, conf=0.2),
+            row(82.3, (442, "_"), size=14.4, conf=0.2),
+            row(87.1, (390, "Réf. service :"), (448, "DGFIP-SFACT-44"), size=6.2),
+            row(91.7, (106, "compta SIRET 710 114 745 00031"), size=9.3),
+        )
+    )
+    assert any(line.text == "Réf. service :\tDGFIP-SFACT-44" for line in lines)
+
+
 def test_slightly_uneven_baselines_stay_on_one_line() -> None:
     words = row(100, (50, "Facture")) + row(102.5, (88, "n°"), (101, "F-17"))
     assert [line.text for line in group_lines(page(words))] == ["Facture n° F-17"]
@@ -166,6 +203,18 @@ def test_ocr_words_in_a_proportional_font_keep_narrow_column_gaps() -> None:
 )
 def test_invoice_number_wordings(label: str) -> None:
     assert value(row(100, (50, f"{label} F-2024-0153")), field="invoice_number") == "F-2024-0153"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("FACTURE N° FA 2024 0117", "FA20240117"),  # printed in groups: all of them
+        ("Facture #117", "117"),
+        ("Facture n° FA 2024 0117 — Total 12 000,00 €", "FA20240117"),
+    ],
+)
+def test_invoice_numbers_in_groups_or_after_a_hash(text: str, expected: str) -> None:
+    assert value(row(100, (50, text)), field="invoice_number") == expected
 
 
 def test_invoice_number_glued_to_its_label_gets_its_own_box() -> None:
@@ -642,6 +691,17 @@ def test_due_date_alone_gives_no_issue_date() -> None:
     assert value(row(100, (50, "Échéance : 22/06/2024")), field="issue_date") is None
 
 
+def test_an_unlabelled_date_across_from_the_letterhead_s_siret_is_a_guess() -> None:
+    found = fields_of(
+        row(40, (50, "BTP Rénovation SAS"), (380, "FACTURE"), size=14),
+        row(60, (50, "SIRET 732 829 320 00074"), (380, "FA-2024-0117 — 12/03/2024")),
+    )
+    assert found.issue_date.value == "2024-03-12"
+    assert found.issue_date.confidence < 0.5
+    # A due date's label still keeps its date from passing for the issue date.
+    assert value(row(60, (50, "Échéance"), (200, "22/06/2024")), field="issue_date") is None
+
+
 # --------------------------------------------------------------------------- amounts
 
 
@@ -1110,6 +1170,44 @@ def test_a_window_address_opening_with_a_courtesy_line(courtesy: str) -> None:
     assert found.recipient_name.value == "Mairie de Vitré"
 
 
+def test_a_monogram_over_the_letterhead_is_spelt_out_by_the_legal_footer() -> None:
+    found = fields_of(
+        row(40, (50, "ÉGF"), (380, "FACTURE N° FA-2024-0117"), size=16),
+        row(120, (330, "Client :")),
+        row(135, (330, "Commune de Villeurbanne")),
+        row(800, (50, "Éts Giraud et Fils – SASU au capital de 150 000 € – RCS Lyon 625 537 626 "
+                      "– SIRET 625 537 626 00040"), size=7),
+    )  # fmt: skip
+    assert found.supplier_name.value == "Éts Giraud et Fils"
+
+
+def test_a_monogram_beside_its_spelt_out_name_keeps_the_letterhead_s_spelling() -> None:
+    found = fields_of(
+        row(40, (50, "Bureau Service Bourguignonne"), (380, "FACTURE"), size=12),
+        row(58, (50, "BSB"), (120, "SARL au capital de 50 000 €"), size=16),
+        row(120, (330, "Client :")),
+        row(135, (330, "Commune de Villeurbanne")),
+        # The footer as OCR garbled it.
+        row(800, (50, "Bureau Serice Bourgyignonne – SARL au capital de 50 000 € – RCS Brest "
+                      "460 447 329"), size=7),
+    )  # fmt: skip
+    assert found.supplier_name.value == "Bureau Service Bourguignonne"
+
+
+def test_a_legal_footer_that_ocr_cut_into_cells_still_names_the_issuer() -> None:
+    # A right-aligned letterhead whose tagline reaches left of the middle of the page.
+    rows = (
+        row(43, (380, "PROPRETÉ CHEVALIER EURL"), size=12.7),
+        row(60, (294, "Services aux collectivités"), (441, "maintenance"), size=7),
+        row(120, (50, "DESTINATAIRE")),
+        row(135, (50, "COMMUNE DE PORT-LAVAL")),
+        row(800, (40, "PROPRETÉ CHEVALIER EURL"), (175, "EURL"), (205, "au capital de 400 000 €"),
+            (330, "RCS Nantes 705 276 780"), size=6),
+    )  # fmt: skip
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.supplier_name.value == "PROPRETÉ CHEVALIER"
+
+
 def test_supplier_and_recipient_by_their_blocks() -> None:
     found = fields_of(
         row(40, (50, "MENUISERIE DUPONT SARL"), size=14),
@@ -1123,6 +1221,34 @@ def test_supplier_and_recipient_by_their_blocks() -> None:
     assert found.recipient_siret.value == "11000201100044"
     assert found.supplier_name.value == "MENUISERIE DUPONT"
     assert found.recipient_name.value == "Ministère de l'Intérieur"
+
+
+_LETTERHEAD = (
+    row(40, (50, "BTP Rénovation SAS"), (380, "FACTURE N° FA-2024-0117"), size=12),
+    row(60, (50, "12 rue des Lilas 69003 Lyon")),
+    row(75, (50, "SIRET : 732 829 320 00074")),
+)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        # The old heading of whom an invoice is made out to.
+        (row(120, (300, "DOIT :")), row(135, (300, "Commune de Villeurbanne")),
+         row(150, (300, "SIRET 216 902 668 00013"))),
+        (row(120, (50, "Entité publique :"), (200, "Commune de Villeurbanne")),
+         row(135, (50, "Identifiant (SIRET) :"), (200, "216 902 668 00013"))),
+        # An address with no heading; the SIRET among the addressee's references.
+        (row(130, (320, "COMMUNE DE VILLEURBANNE")), row(145, (320, "Place Lazare Goujon")),
+         row(160, (320, "69100 VILLEURBANNE")),
+         row(250, (50, "Vos références : SIRET 216 902 668 00013 – Service SE-042"))),
+    ],
+)  # fmt: skip
+def test_recipient_block_wordings(block: tuple[list[Word], ...]) -> None:
+    found = fields_of(*_LETTERHEAD, *block)
+    assert (found.recipient_name.value or "").lower() == "commune de villeurbanne"
+    assert found.recipient_siret.value == "21690266800013"
+    assert found.supplier_siret.value == "73282932000074"
 
 
 @pytest.mark.parametrize("label", ["Code service Chorus", "Code service (Chorus Pro)"])
@@ -1140,6 +1266,10 @@ def test_the_platform_name_is_not_the_service_code(label: str) -> None:
         ("N° de BC", "engagement_number"),
         ("Code SE Chorus", "service_code"),
         ("Service destinataire (CPP)", "service_code"),
+        ("Code serv. destinataire", "service_code"),
+        ("N° de commande publique", "engagement_number"),
+        ("BDC n°", "engagement_number"),
+        ("Purchase order", "engagement_number"),
     ],
 )
 def test_the_platform_or_an_abbreviation_after_a_label_is_part_of_it(
@@ -1322,6 +1452,27 @@ def test_ocr_s_box_rules_and_stray_spaces_around_a_reference() -> None:
         "ST2025-0345",
         "MENJ-RECT-RNS",
     )
+
+
+@pytest.mark.parametrize("title", ["FACTURE", "FACTURE CTU"])  # a speck read as a word
+def test_the_title_s_number_in_the_next_cell(title: str) -> None:
+    rows = (
+        row(40, (50, "ETS COLLIN ET FILS")),
+        row(202, (45, title), (111, "N° 2024/03225"), size=9),
+        row(212, (330, "SIRET 110 002 011 00044")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.invoice_number.value == "2024/03225"
+
+
+def test_ocr_splits_the_last_digit_off_a_numbered_reference() -> None:
+    rows = (
+        row(100, (60, "PIÈCE RÉF"), (200, "DGD-2025-91 6"), (330, "DATE"), (400, "07/03/2025")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.invoice_number.value == "DGD-2025-916"
+    # A text layer prints what it prints.
+    assert fields_of(*rows).invoice_number.value == "DGD-2025-91"
 
 
 @pytest.mark.parametrize("label", ["N° E) :", "N° E]j :", "N°E]:", "N° E| :"])
@@ -1914,6 +2065,11 @@ def test_an_ocr_d_iban_with_letters_for_digits_is_read_when_the_checksum_says_so
     assert value(printed, field="iban") is None
 
 
+def test_an_ocr_d_iban_with_a_table_rule_read_as_a_letter_between_two_groups() -> None:
+    printed = row(300, (50, "IBAN : FR76 3000 6000 l 0112 3456 7890 189"))
+    assert find_fields([page(printed, source=FieldSource.OCR)]).fields.iban.value == _IBAN
+
+
 # --------------------------------------------------------------------------- confidence and boxes
 
 
@@ -2065,6 +2221,8 @@ BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i
         ("DÉCOMPTE GÉNÉRAL (DÉFINITIF)", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("DÉCOMPTE GÉNÉRAL N° 4 — DGD", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
         ("D.G.D.", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("DÉCOMPTE GÉNÉRAL SIGNÉ", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("Décompte général à retourner signé", DocumentKind.DECOMPTE_GENERAL),
         (
             "DEMANDE DE PAIEMENT DIRECT DU SOUS-TRAITANT",
             DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT,

@@ -144,6 +144,42 @@ def test_an_ocr_slip_on_one_digit_of_a_total_is_undone_by_the_other_two() -> Non
     )
 
 
+def test_a_slipped_month_is_not_traded_for_the_cumulative_that_adds_up() -> None:
+    # OCR read the month's HT « 36 367,45 » as « 26 367,45 » in the recap and lost its
+    # decimals in the totals; its TVA and TTC were read the same twice. The cumulative
+    # column adds up as read, but it is the contract's to date, not this piece's.
+    rows = [
+        row(340, (120, "Récapitulatif"), (264, "Cumul à ce jour"), (362, "Précédent (sit. 5)"),
+            (490, "Montant du mois")),
+        row(357, (45, "Total HT"), (300, "127.022,30 EUR"), (408, "90.654,85 EUR"),
+            (510, "26.367,45 EUR")),
+        row(372, (45, "TVA 20 %"), (300, "25.404,46 EUR"), (408, "18.130,97 EUR"),
+            (510, "7.273,49 EUR")),
+        row(388, (45, "Total TTC"), (300, "152.426,76 EUR"), (408, "108.785,82 EUR"),
+            (510, "43.640,94 EUR")),
+        row(603, (286, "MONTANT HORS TVA"), (450, "36.367 EUR")),
+        row(619, (286, "TOTAL TVA 20 %"), (450, "7.273,49 EUR")),
+        row(635, (286, "MONTANT TTC"), (450, "43.640,94 EUR")),
+    ]  # fmt: skip
+    reading = find_fields(
+        [page(*rows, source=FieldSource.OCR)], kind=DocumentKind.PROJET_DECOMPTE_MENSUEL
+    )
+    found = reading.fields
+    assert found.total_excl_tax.value == "36367.45"
+    assert found.total_tax.value == "7273.49"
+    assert found.total_incl_tax.value == "43640.94"
+    assert any(
+        f.code == "FIELD_CORRECTED" and f.field == "total_excl_tax" for f in reading.findings
+    )
+
+
+def test_a_cell_rule_read_between_the_words_of_a_label() -> None:
+    found = find_fields(
+        [page(row(100, (286, "Montant 1 HT"), (450, "12448,64")), source=FieldSource.OCR)]
+    ).fields
+    assert found.total_excl_tax.value == "12448.64"
+
+
 @pytest.mark.parametrize(
     ("retention", "advance", "due"),
     [
@@ -194,6 +230,50 @@ def test_final_piece_net_after_acomptes_already_paid() -> None:
     assert found.fields.amount_due.confidence >= 0.9
 
 
+def test_final_decompte_in_the_ccag_wording() -> None:
+    found = read(
+        row(300, (50, "Montant des travaux réalisés HT"), (460, "100 000,00")),
+        row(315, (50, "TVA au taux de 20 %"), (460, "20 000,00")),
+        row(330, (50, "Montant TTC du décompte"), (460, "120 000,00")),
+        row(345, (50, "Montant des acomptes déjà versés TTC"), (460, "96 000,00")),
+        row(360, (50, "Solde en faveur du titulaire"), (460, "24 000,00")),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    assert found.total_excl_tax.value == "100000.00"
+    assert found.total_tax.value == "20000.00"
+    assert found.amount_due.value == "24000.00"
+
+
+@pytest.mark.parametrize("balance", ["Solde", "Solde TTC", "Solde du marché", "Reste dû"])
+def test_a_balance_row_split_into_ht_tva_and_ttc_is_due_ttc(balance: str) -> None:
+    found = read(
+        row(300, (220, "Montant HT"), (340, "TVA 20 %"), (460, "Montant TTC")),
+        row(315, (50, "Travaux réalisés"), (220, "100 000,00"), (340, "20 000,00"),
+            (460, "120 000,00")),
+        row(330, (50, "Acomptes déjà réglés"), (220, "80 000,00"), (340, "16 000,00"),
+            (460, "96 000,00")),
+        row(345, (50, balance), (220, "20 000,00"), (340, "4 000,00"), (460, "24 000,00")),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )  # fmt: skip
+    assert found.total_tax.value == "20000.00"
+    assert found.total_incl_tax.value == "120000.00"
+    assert found.amount_due.value == "24000.00"
+
+
+def test_recap_by_dates_gives_the_difference() -> None:
+    found = read(
+        row(300, (200, "Au 31/05/2024"), (300, "Au 30/04/2024"), (400, "Différence")),
+        row(315, (50, "Total HT"), (200, "50 000,00"), (300, "40 000,00"), (400, "10 000,00")),
+        row(330, (50, "TVA 20 %"), (200, "10 000,00"), (300, "8 000,00"), (400, "2 000,00")),
+        row(345, (50, "Total TTC"), (200, "60 000,00"), (300, "48 000,00"),
+            (400, "12 000,00")),
+        kind=DocumentKind.PROJET_DECOMPTE_MENSUEL,
+    )  # fmt: skip
+    assert found.total_excl_tax.value == "10000.00"
+    assert found.total_tax.value == "2000.00"
+    assert found.total_incl_tax.value == "12000.00"
+
+
 def test_multi_rate_vat_breakdown_sums_to_the_vat_total() -> None:
     found = read(
         row(322, (45, "Location armoire réfrigérée (mois)"), (400, "4"), (470, "1 494,04 €")),
@@ -206,6 +286,23 @@ def test_multi_rate_vat_breakdown_sums_to_the_vat_total() -> None:
     assert found.total_tax.value == "485.43"
     assert found.total_excl_tax.value == "3406.62"
     assert found.total_incl_tax.value == "3892.05"
+
+
+def test_a_vat_mention_in_brackets_is_not_a_vat_row() -> None:
+    found = read(
+        row(300, (45, "Désignation"), (300, "Qté"), (340, "P.U. HT"), (470, "Montant HT")),
+        *(
+            row(315 + 12 * i, (45, f"Réfection de logement social (TVA réduite) – lot {i}"),
+                (300, "2"), (340, f"{i} 174,24 €"), (470, f"{2 * i} 348,48 €"))
+            for i in range(1, 7)
+        ),
+        row(400, (45, "Total H.T"), (160, "Montant de la TVA 20 % sur 93 549…"),
+            (330, "Montant de la TVA 10 % sur 134 36…"), (500, "Net TTC")),
+        row(415, (45, "227 910,11 €"), (160, "18 709,99 €"), (330, "13 436,01 €"),
+            (500, "260 056,11 €")),
+    )  # fmt: skip
+    assert found.total_tax.value == "32146.00"
+    assert found.total_excl_tax.value == "227910.11"
 
 
 def test_the_base_after_sur_is_not_the_vat() -> None:
@@ -276,6 +373,42 @@ def test_letterhead_cut_short_is_completed_from_the_footer() -> None:
 
 
 # --------------------------------------------------------------------------- parties
+
+
+_MONTHLY_HEAD = (
+    row(40, (50, "BTP Rénovation SAS"), (330, "PROJET DE DÉCOMPTE MENSUEL N° 5"), size=12),
+    row(60, (50, "SIRET 732 829 320 00074"), (330, "N° PDM-2024-05")),
+    row(75, (50, "12 rue des Lilas 69003 Lyon"), (330, "Date : 31/05/2024")),
+)
+
+
+def test_a_table_of_the_parties_one_role_per_row() -> None:
+    found = read(
+        *_MONTHLY_HEAD,
+        row(120, (50, "Rôle"), (150, "Nom"), (350, "SIRET")),
+        row(135, (50, "MOA"), (150, "Commune de Villeurbanne"), (350, "216 902 668 00013")),
+        row(150, (50, "MOE"), (150, "Atelier Archi Sud"), (350, "443 061 841 00047")),
+        row(165, (50, "Titulaire"), (150, "BTP Rénovation SAS"), (350, "732 829 320 00074")),
+        kind=DocumentKind.PROJET_DECOMPTE_MENSUEL,
+    )
+    assert found.moa_siret.value == "21690266800013"
+    assert found.moe_siret.value == "44306184100047"
+    assert found.supplier_siret.value == "73282932000074"
+    assert found.recipient_name.value == "Commune de Villeurbanne"
+
+
+def test_the_personne_publique_is_the_maitre_d_ouvrage() -> None:
+    found = read(
+        *_MONTHLY_HEAD,
+        row(120, (50, "Personne publique : Commune de Villeurbanne")),
+        row(135, (50, "SIRET : 216 902 668 00013")),
+        row(160, (50, "Maître d'œuvre : Atelier Archi Sud")),
+        row(175, (50, "SIRET : 443 061 841 00047")),
+        kind=DocumentKind.PROJET_DECOMPTE_MENSUEL,
+    )
+    assert found.moa_siret.value == "21690266800013"
+    assert found.moe_siret.value == "44306184100047"
+    assert found.recipient_name.value == "Commune de Villeurbanne"
 
 
 def test_the_title_etat_d_acompte_is_not_the_state_as_a_public_body() -> None:

@@ -44,11 +44,14 @@ TITLES: tuple[_Title, ...] = (
         rf"\bdecompte{_S}{_GENERAL}{_S}(?:(?:et|&){_S})?definitif",
         3.0,
     ),
-    # « DÉCOMPTE GÉNÉRAL (définitif) », « DÉCOMPTE GÉNÉRAL n° 4 — DGD »; not « le décompte
-    # général deviendra définitif », which a décompte général says of itself.
+    # « DÉCOMPTE GÉNÉRAL (définitif) », « DÉCOMPTE GÉNÉRAL n° 4 — DGD », « décompte général
+    # signé » (the platform's name for it: signed by the titulaire, it becomes definitive);
+    # not « le décompte général deviendra définitif », which a décompte général says of
+    # itself, nor « décompte général à retourner signé ».
     _title(
         K.DECOMPTE_GENERAL_DEFINITIF,
-        rf"\bdecompte{_S}{_GENERAL}(?:\s+n\s?[°o]\s*\S+)?[\s(–—:,-]+(?:definitif|d\.?g\.?d\b)",
+        rf"\bdecompte{_S}{_GENERAL}(?:\s+n\s?[°o]\s*\S+)?[\s(–—:,-]+"
+        r"(?:definitif|d\.?g\.?d\b|signe\b)",
         3.0,
     ),
     _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}{_GENERAL}", 3.0),

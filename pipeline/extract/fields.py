@@ -352,6 +352,10 @@ def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
 _IBAN_START_RE = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=[ -]?[a-z0-9])")
 
 
+#: What OCR reads a thin vertical rule as, standing alone between two words.
+_RULE_READ_RE = re.compile(r" (?:[(|)!\[\]{}]{1,2}[lij]?|[lij][(|)!\[\]{}]?)(?= )")
+
+
 def find_ibans(line: Line, start: int, end: int) -> list[Value]:
     """IBANs checked with their checksum; the longest valid prefix of the run wins (the
     run may go on into a BIC or a bank name). On an OCR'd page, a run that fails its
@@ -363,6 +367,10 @@ def find_ibans(line: Line, start: int, end: int) -> list[Value]:
         position = match.end()
         best: Value | None = None
         while position < end and len(chars) < 34:
+            rule = _RULE_READ_RE.match(line.folded, position, end) if ocr else None
+            if rule:
+                position = rule.end()  # a table rule between two groups, read as "l" or "(l"
+                continue
             step = re.match(r"[ -]?([a-z0-9]+)", line.folded[position:end])
             if not step:
                 break
@@ -391,6 +399,10 @@ _ID_LEAD_RE = re.compile(
     r"(?:[ai|;!](?=\s+[a-z]{0,4}[-/]?\d))?\s*"
 )
 _ID_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9/_.\-]*")
+#: One or two digits alone at the end of a reference's cell.
+_SPLIT_DIGITS_RE = re.compile(r" \d{1,2}(?=\t|$)")
+#: One more group of a reference printed in groups of digits, not a figure's decimals.
+_DIGIT_GROUP_RE = re.compile(r" \d{3,}(?![\d,.]*\d)(?=\s|$)")
 _ID_STOPWORDS = {
     "du",
     "le",
@@ -438,6 +450,9 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
             if more and any(c.isdigit() for c in more.group()) and not parse_date(more.group()):
                 token_end = more.end()
+                # « FA 2024 0117 »: a number printed in groups of digits.
+                while group := _DIGIT_GROUP_RE.match(line.folded, token_end, end):
+                    token_end = group.end()
         # OCR and some layouts split "F-2024-" "0153": join across one space after a dash,
         # or, on an OCR'd page, before one ("MENJ -RECT-RNS").
         while True:
@@ -450,6 +465,11 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             if not more:
                 break
             token_end = more.end()
+        if line.page.source is FieldSource.OCR and re.search(r"[-/]\d+$", line.folded[:token_end]):
+            # "DGD-2025-91 6": OCR split the last digits off a numbered reference.
+            split = _SPLIT_DIGITS_RE.match(line.folded, token_end, end)
+            if split:
+                token_end = split.end()
         # "SERVICES-TECHNI…": cut short by a narrow cell, the rest is not on the page.
         cut_short = line.folded.startswith("..", token_end - 2)
         while line.folded[token_end - 1] in ".-/":
@@ -536,7 +556,8 @@ LABELS: tuple[Label, ...] = (
     make_label(
         "invoice_number",
         # "Facture du 12/03/2024 n° F-…" names its date before its number.
-        rf"\bfact(?:ure|\.)?\s+(?:d'avoir\s+)?(?:du\s+(?:[\d/.]+|\d\d?(?:er)?\s+[a-z]+\s+\d{{4}})\s+)?{_N}",
+        rf"\bfact(?:ure|\.)?\s+(?:d'avoir\s+)?(?:du\s+(?:[\d/.]+|\d\d?(?:er)?\s+[a-z]+\s+\d{{4}})\s+)?"
+        rf"(?:{_N}|#)",
         0.95,
         not_before=r"(?:sur|de\s+la|origine|la)",
     ),
@@ -579,6 +600,14 @@ LABELS: tuple[Label, ...] = (
         under_title=True,
     ),
     make_label("invoice_number", r"(?:^|\t)\s*(?:numero|n\s?[°o])\.?\s*:", 0.5, under_title=True),
+    # « FACTURE | N° 2024/03225 »: the title's number in the next cell, maybe past a speck
+    # OCR read as a word (« FACTURE CTU »).
+    make_label(
+        "invoice_number",
+        r"(?<=\t)(?:n\s?[°o]|numero)\.?(?=\s)",
+        0.8,
+        need_before=r"^\s*(?:facture|avoir|memoire)(?:\s+\S{1,4})?\s*\t",
+    ),
     make_label(
         "invoice_number",
         rf"\bprojet\s+de\s+decompte(?:\s+(?:mensuel|final|general))?\s+{_N}",
@@ -683,6 +712,12 @@ LABELS: tuple[Label, ...] = (
         r"\b(?:montant\s+des\s+)?travaux\s+(?:executes\s+)?(?:du|ce)\s+mois\b",
         0.55,
     ),
+    # A final décompte's total: « Montant des travaux réalisés HT ».
+    make_label(
+        "total_excl_tax",
+        rf"\bmontant\s+(?:total\s+)?des\s+travaux\s+(?:realises\s+|executes\s+)?{_HT}",
+        0.8,
+    ),
     make_label(
         "total_excl_tax",
         r"\bnet\s+total\b|\btotal\s+(?:net\s+amount|excl(?:uding)?\.?\s+(?:vat|tax)|"
@@ -694,7 +729,8 @@ LABELS: tuple[Label, ...] = (
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
     make_label(
         "total_tax",
-        rf"\b{_TVA}\s*(?:collectee\s+|facturee\s+|due\s+)?(?:a\s+)?"
+        rf"\b{_TVA}\s*(?:collectee\s+|facturee\s+|due\s+)?"
+        r"(?:au\s+taux\s+(?:normal\s+|reduit\s+|intermediaire\s+)?(?:de\s+)?|a\s+)?"
         r"\(?\s*\d{1,2}(?:[,.]\d{1,2})?\s*%\s*\)?",
         0.9,
         not_before=r"(?:taux(?:\s+de)?|base|hors)",
@@ -710,8 +746,9 @@ LABELS: tuple[Label, ...] = (
         "total_tax",
         rf"\b{_TVA}",
         0.8,
+        # Nor a mention in brackets: « Réfection de logement (TVA réduite) ».
         not_before=r"(?:n\s?[°o*]\.?|numero|identifiant|code|taux(?:\s+de)?|regime(?:\s+de)?|"
-        r"assujetti\s+a\s+la|hors|base|soumis\s+a\s+la|sans)",
+        r"assujetti\s+a\s+la|hors|base|soumis\s+a\s+la|sans|\()",
         not_after=r"intra|n\s?[°o*]|non\s+applicable|sur\s+les|acquittee|autoliquid|fr\s?\d|"
         r"due\s+par|incluse|comprise|\(?\s*taux\s*\)?\s*$",
     ),
@@ -757,6 +794,20 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("amount_due", r"\bsomme\s+due\b|\btotal\s+net\s+a\s+payer\b", 0.9),
     make_label("amount_due", r"(?:^|\t)\s*a\s+payer\b", 0.75),
+    # A décompte's last row: « Solde », « Solde TTC », « Solde du marché », « Solde en
+    # faveur de l'entreprise » (CCAG Travaux: the balance owed to the titulaire).
+    make_label(
+        "amount_due",
+        r"(?:^|\t)\s*solde(?:\s+(?:net|general|final|definitif|du\s+marche|du\s+decompte))?"
+        rf"(?:\s+{_TTC})?\s*:?\s*(?=\t|$)",
+        0.8,
+    ),
+    make_label(
+        "amount_due",
+        r"\bsolde\s+(?:net\s+)?(?:en\s+faveur|au\s+profit|revenant)\s+(?:de\s+l'|du\s+|a\s+l')"
+        r"(?:entreprise|titulaire|entrepreneur)\b",
+        0.85,
+    ),
     make_label(
         "amount_due",
         r"\bmontant\s+(?:net\s+)?(?:de\s+l'|du\s+present\s+|de\s+cet\s+)acompte\b",
@@ -794,7 +845,9 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
     # Chorus Pro's own shorthand: the "SE" is the service exécutant.
-    make_label("service_code", r"\bcode\s+(?:se|serv\.)(?![\w.])", 0.8),
+    make_label(
+        "service_code", r"\bcode\s+(?:se|serv\.)(?:\s+(?:destinataire|executant))?(?![\w.])", 0.8
+    ),
     make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
     make_label("service_code", r"\bservice\s+destinataire\b(?:\s+\(code\))?", 0.85),
     make_label("service_code", r"\bcode\s+(?:de\s+)?routage\b|\bcode_routage\b", 0.8),
@@ -826,9 +879,14 @@ LABELS: tuple[Label, ...] = (
     # OCR reads the J of a small « N° EJ » as a bracket: « N° E) », « N°E] », « N° E]j ».
     make_label("engagement_number", rf"\b{_N}\s*e[)\]|]j?(?=\s*:|\s|$)", 0.8),
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
-    make_label("engagement_number", rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande\b", 0.75),
+    make_label(
+        "engagement_number",
+        rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande(?:\s+publique)?\b",
+        0.75,
+    ),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
-    make_label("engagement_number", rf"\b(?:{_N}\s*(?:de\s+)?bc|bc\s+{_N})(?![\w/-])", 0.75),
+    make_label("engagement_number", rf"\b(?:{_N}\s*(?:de\s+)?bd?c|bd?c\s+{_N})(?![\w/-])", 0.75),
+    make_label("engagement_number", r"\bpurchase\s+order(?:\s+(?:no\.?|number|n°|#))?", 0.85),
     make_label(
         "engagement_number",
         r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
@@ -997,6 +1055,17 @@ def _label_words() -> dict[int, frozenset[str]]:
 _LABEL_WORDS = _label_words()
 
 
+#: A cell rule read as a character between the words of a total's label ("Montant 1 HT",
+#: "Total | TTC"): blanked, positions kept.
+_STRAY_MARK_RE = re.compile(rf"\b(?:montant|total) ([1li|!] )(?={_HT}|{_TTC}|{_TVA})")
+
+
+def _blank(match: re.Match[str]) -> str:
+    start, end = match.span(1)
+    whole = match.group()
+    return whole[: start - match.start()] + " " * (end - start) + whole[end - match.start() :]
+
+
 def _with_label_words_repaired(text: str) -> str:
     """An OCR'd word one letter away from exactly one label word is read as it ("N° du
     docusent"), so that the label is found. Same length only: positions do not move."""
@@ -1045,7 +1114,7 @@ def _original_position(position: int, edits: list[tuple[int, int, int]]) -> int:
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
     folded = line.folded
     if line.page.source is FieldSource.OCR:
-        folded = _with_label_words_repaired(folded)
+        folded = _with_label_words_repaired(_STRAY_MARK_RE.sub(_blank, folded))
     folded, edits = _with_truncated_words_completed(folded)
     text, glosses = _for_label_matching(folded)
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
@@ -1520,9 +1589,26 @@ def _same_line(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             values = finder(line, cells[1][0], end)
     if hit.field in _FIRST_VALUE_ONLY:
         values = values[:1]
+    values = _split_row_first(values, hit.field)
     for rank, value in enumerate(values[:3]):
         position = (1.0, 0.8, 0.65)[rank]
         yield _candidate(doc, hit, value, hit.line, position)
+
+
+#: Which of a row's HT, TVA and TTC a field labelling the row means.
+_SPLIT_ROW_PART = {"total_tax": 1, "total_incl_tax": 2, "amount_due": 2}
+
+
+def _split_row_first(values: list[Value], field: str | None) -> list[Value]:
+    """A row split into HT, TVA and TTC columns (« Solde | 20 000,00 | 4 000,00 |
+    24 000,00 »): the part the field means first, as HT + TVA = TTC shows which is which."""
+    part = _SPLIT_ROW_PART.get(field or "")
+    if part is None or len(values) != 3:
+        return values
+    ht, tva, ttc = (Decimal(v.text) for v in values)
+    if ht + tva != ttc or tva == 0 or ht == 0:
+        return values
+    return [values[part], *(v for i, v in enumerate(values) if i != part)]
 
 
 def _junk_cell(line: Line, start: int, end: int) -> bool:
@@ -1688,7 +1774,12 @@ _CUMULATIVE_RE = re.compile(
     r"cumul|precedent|anterieur|deja\s+(?:paye|regle|mandate|verse)|total\s+des\s+acomptes|"
     r"montant\s+(?:initial\s+)?du\s+marche|marche\s+initial|a\s+ce\s+jour|depuis\s+l'origine"
 )
-_CURRENT_RE = re.compile(r"\bmois\b|present|periode|situation|\bacompte\b|a\s+payer|ce\s+jour\b")
+_CURRENT_RE = re.compile(
+    r"\bmois\b|present|periode|situation|\bacompte\b|a\s+payer|ce\s+jour\b|difference|ecart"
+)
+#: A column of the state of the works at a date (« Au 31/05/2024 »): a cumulative one,
+#: beside the « Différence » of the period.
+_AS_OF_HEADER_RE = re.compile(r"^\s*(?:montant\s+|situation\s+)?au\s+\d")
 
 
 _BASE_BEFORE_RE = re.compile(r"\b(?:sur|base(?:\s+ht)?)\s*:?\s*$")
@@ -1744,7 +1835,7 @@ def _context_factor(doc: Doc, field: str, line_index: int, value: Value) -> floa
         factor *= 0.1  # "TVA 20 % sur 1 671,62 €": the base, not the VAT
     header = _column_header(doc, line_index, value)
     if header:
-        if _CUMULATIVE_RE.search(header):
+        if _CUMULATIVE_RE.search(header) or _AS_OF_HEADER_RE.search(header):
             factor *= 0.25
         elif _CURRENT_RE.search(header):
             factor *= 1.1
@@ -2058,11 +2149,24 @@ def _fallback_dates(doc: Doc) -> list[Candidate]:
             break
         blocked = [h for h in doc.hits[index] if h.field != "issue_date"]
         for value in find_dates(line, 0, len(line.folded)):
-            if any(h.end <= value.start for h in blocked):
+            if any(_labels_value(line, h, value) for h in blocked):
                 continue
             conf = 0.35 * reader_factor(line.confidence(value.start, value.end))
             return [Candidate("issue_date", value.text, conf, index, value.start, value.end)]
     return []
+
+
+def _labels_value(line: Line, hit: Hit, value: Value) -> bool:
+    """Whether ``hit`` may be the label of ``value``: before it, in its cell or the cell
+    before (a letterhead's « SIRET … » does not label a date printed across the page)."""
+    if hit.end > value.start:
+        return False
+    label_cell, value_cell = _cell_index(line, hit.end - 1), _cell_index(line, value.start)
+    if label_cell is None or value_cell is None or label_cell == value_cell:
+        return True
+    # The next cell's value is the label's when the label ends its own cell.
+    cell_end = line.segments[label_cell][1]
+    return value_cell == label_cell + 1 and not line.folded[hit.end : cell_end].strip(" :.")
 
 
 def _month_first_date(
@@ -2313,11 +2417,14 @@ def _settle_totals(
     """HT, TVA, TTC: the triple that adds up if there is one (each then much more likely
     right), else each field's best, trusted less."""
     triple = _reconcile(by_field, _TOTALS)
-    slip = _one_slip_in_best(doc, by_field) if triple is None else None
+    slip = _one_slip_in_best(doc, by_field)
+    if slip is not None and triple is not None and not _far_surer(slip[0], triple):
+        slip = None
     if slip is not None:
         # Nothing adds up as read, but the best of each do once OCR's slip on one digit
         # is undone. (Three amounts that add up as read are far more telling: the sum of a
-        # slip-corrected triple never overrides them.)
+        # slip-corrected triple overrides them only when each of them is far less sure,
+        # as another column's are: the cumulative one of a recap whose month OCR slipped.)
         best, (name, read) = slip
         settled = dict(zip(_TOTALS, best, strict=True))
         _corrected(findings, name, read, settled[name].value, "HT + TVA = TTC")
@@ -2367,6 +2474,11 @@ def _settle_totals(
             )
         )
     return {name: (c.candidate, c.confidence * factor) for name, c in present.items()}
+
+
+def _far_surer(best: _Triple, other: _Triple) -> bool:
+    """Each of ``best`` at least twice as sure as its counterpart in ``other``."""
+    return all(a.confidence >= 2 * b.confidence for a, b in zip(best, other, strict=True))
 
 
 #: The other two totals must be this sure to say what a garbled third one reads.
@@ -2442,13 +2554,44 @@ def _one_slip_in_best(
     if len(options) > 1:
         # Either of two could be the slip: not one read the same at two places.
         options = [(i, w) for i, w in options if _readings(by_field, i, triple[i]) < 2]
-    if len(options) != 1:
+    slipped: Candidate | None = None
+    if len(options) == 1:
+        index, wanted = options[0]
+        slipped = triple[index]
+    elif not options:
+        beside_pair = _slip_beside_a_confirmed_pair(by_field, triple)
+        if beside_pair is not None:
+            index, slipped, wanted = beside_pair
+    if slipped is None:
         return None
-    index, wanted = options[0]
-    slipped = triple[index]
     fixed = list(triple)
     fixed[index] = replace(slipped, value=wanted, confidence=slipped.confidence * 0.8)
     return (fixed[0], fixed[1], fixed[2]), (_TOTALS[index], slipped.value)
+
+
+def _slip_beside_a_confirmed_pair(
+    by_field: dict[str, list[Candidate]], triple: _Triple
+) -> tuple[int, Candidate, str] | None:
+    """The total that the other two imply, when each of those two was read the same at
+    two places or more and one of the total's own readings (not only its best) is that
+    value with one digit slipped or its decimals lost ("36.367 EUR" for 36 367,45): which
+    total, the reading, the value."""
+    values = [Decimal(c.value) for c in triple]
+    found = []
+    for index, name in enumerate(_TOTALS):
+        if any(_readings(by_field, i, triple[i]) < 2 for i in range(3) if i != index):
+            continue
+        x, y, z = values
+        implied = (z - y, z - x, x + y)[index]
+        if implied <= 0:
+            continue
+        wanted = format_amount(implied)
+        for cand in _top_distinct(by_field[name], 3):
+            whole = format_amount(Decimal(int(implied)))
+            if _one_digit_off(cand.value, wanted) or (cand.value == whole != wanted):
+                found.append((index, cand, wanted))
+                break
+    return found[0] if len(found) == 1 else None
 
 
 def _readings(by_field: dict[str, list[Candidate]], index: int, cand: Candidate) -> int:

@@ -24,7 +24,8 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "moa",
         re.compile(
-            r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur"
+            r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur|"
+            r"\bpersonne\s+publique\b"
         ),
     ),
     ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')oeuvre\b|\bmoe\b")),
@@ -35,7 +36,11 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<!service )(?<!n° )(?<!code )(?<!ref )(?<!ref\. )\bclients?\b|\bdestinataire\b|"
             r"\bdest\b|\bfacture\s+a\b|\badresse\s+a\b|\ba\s+l'attention\b|\bacheteur\b|"
             r"\bacquereur\b|\bministere\b|\badresse\s+de\s+facturation\b|\bdonneur\s+d'ordre|"
-            r"\bcommanditaire\b|\bvos\s+identifiants\b|\bdebiteur\b|\bvotre\s+siret\b"
+            r"\bcommanditaire\b|\bvos\s+identifiants\b|\bdebiteur\b|\bvotre\s+siret\b|"
+            # « Vos références : SIRET … »; « Entité publique : … »; « DOIT : », the old
+            # heading of whom an invoice is made out to.
+            r"\bvos\s+ref(?:erences|\.)?(?![\w.])|\bentite\s+publique\b|"
+            r"(?:^|\t)\s*doit\b(?=\s*:?\s*(?:\t|$))"
         ),
     ),
     # The titulaire of the contract: the paid firm, except on a subcontractor's payment
@@ -76,6 +81,9 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     role = last_role(line.folded[context_start:start])
     if role:
         return RoleGuess(role, 1.0)
+    role = _row_role(line)
+    if role:
+        return RoleGuess(role, 0.85)
     cx0, cx1 = line.segment_x(start)
     vx0, _, vx1, _ = line.box(start, end)
     cx0, cx1 = min(cx0, vx0), max(cx1, vx1)
@@ -141,6 +149,19 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
 
 #: The buyer's routing data besides its SIRET (domain.md: what Chorus Pro routes by).
 _ROUTING_FIELDS = frozenset({"service_code", "engagement_number"})
+
+
+#: A SIRET printed anywhere in a row: the row is a party's.
+_SIRET_IN_ROW_RE = re.compile(r"(?<!\d)\d{3}\s?\d{3}\s?\d{3}\s?\d{5}(?!\d)")
+
+
+def _row_role(line: Line) -> str | None:
+    """A table of the parties, one per row, the role alone in the first cell (« MOA |
+    Commune de … | 216 902 668 00013 »)."""
+    if len(line.segments) < 3:
+        return None
+    first = line.original(*line.segments[0])
+    return last_role(fold_text(first)) if _is_heading(first) else None
 
 
 def _among_routing_data(doc: Doc, index: int, start: int, x1: float) -> bool:
@@ -368,6 +389,19 @@ def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[N
         if name is None or role == "moe":
             return []
         return [NameCandidate(name[0], 0.6, index, name[1], name[2])]
+    following = [(s, e) for s, e in line.segments if s >= seg_end]
+    # A row of a table of the parties: the role alone in the first cell, then the name.
+    role_row = (
+        seg_start == 0
+        and len(following) >= 2
+        and _is_heading(line.original(seg_start, seg_end))
+        and bool(_SIRET_IN_ROW_RE.search(line.folded))
+    )
+    if (colon or role_row) and following and role != "moe":
+        # « Entité publique : » ending its cell, the name in the next one.
+        name = _first_chunk(line, *following[0])
+        if name is not None and not _is_heading(name[0]):
+            return [NameCandidate(name[0], 0.6, index, name[1], name[2])]
     rest = re.sub(r"\([^)]*\)", "", after).strip(" :")
     # "Entreprise titulaire", "Maître d'ouvrage (MOA)": a heading of a few words, the
     # name below; anything longer is a sentence.
@@ -476,12 +510,26 @@ def _letterhead_name(doc: Doc) -> NameCandidate | None:
         for _, _, candidate in tops:
             if _name_key(candidate.value) == key:
                 return replace(candidate, confidence=0.7)
+        initials = _initials(footer.value)
+        for _, _, candidate in tops:
+            if len(initials) >= 2 and fold_text(candidate.value).replace(" ", "") == initials:
+                # A monogram over the letterhead (« ÉGF »): the name it stands for, as
+                # the letterhead prints it, else as the footer does.
+                spelt = (
+                    c for _, _, c in tops if c is not candidate and _initials(c.value) == initials
+                )
+                return replace(next(spelt, footer), confidence=0.6)
     left = [candidate for _, x0, candidate in tops if x0 <= 0.5 * doc.lines[0].page.width]
     if left:
         return left[0]
     if tops:
         return max(tops, key=lambda found: found[0])[2]
     return footer
+
+
+def _initials(name: str) -> str:
+    """The initials of a name's capitalised words, folded ("Éts Giraud et Fils": "egf")."""
+    return fold_text("".join(word[0] for word in name.split() if word[0].isupper()))
 
 
 def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
@@ -604,6 +652,11 @@ def _footer_name_on(doc: Doc, page_number: int) -> NameCandidate | None:
             continue
         for s, e in line.segments:
             match = _FOOTER_NAME_RE.match(line.folded[s:e])
+            if match is None and s == 0:
+                # OCR may cut the footer into cells (« X EURL | EURL | au capital … »).
+                match = _FOOTER_NAME_RE.match(line.folded.replace("\t", " "))
+                if match is not None and match.end("name") > e:
+                    match = None
             if match is None:
                 continue
             name = _first_chunk(line, s, s + match.end("name"))

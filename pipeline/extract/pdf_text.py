@@ -385,11 +385,19 @@ def _group_lines(page: Page) -> list[Line]:
         if groups:
             overlap = _vertical_overlap(band_top, band_bottom, word.top, word.bottom)
             smaller = min(word.height, band_bottom - band_top) or 1.0
-            if overlap >= 0.5 * smaller:
+            # Only words of a similar size widen the band: a tall title word must not pull
+            # the next line of small text into its line. A word much taller than the band
+            # joins it only around its middle: a large name whose top grazes a line of
+            # small captions beside it starts its own line, with the rest of the name.
+            similar = word.height <= 1.5 * (band_bottom - band_top)
+            centred = band_top <= (word.top + word.bottom) / 2 <= band_bottom
+            # (A speck or a rule OCR read as "_" is no word: it goes with the band.)
+            speck = len(word.text) < 3 or word.confidence < 0.5
+            if overlap >= 0.5 * smaller and (
+                similar or centred or speck or any(_same_line(o, word) for o in groups[-1])
+            ):
                 groups[-1].append(word)
-                # Only words of a similar size widen the band: a tall title word must
-                # not pull the next line of small text into its line.
-                if word.height <= 1.5 * (band_bottom - band_top):
+                if similar:
                     band_top, band_bottom = min(band_top, word.top), max(band_bottom, word.bottom)
                 continue
         groups.append([word])
@@ -399,6 +407,14 @@ def _group_lines(page: Page) -> list[Line]:
     # plus both side bearings) is wider than the usual column-break test allows.
     monospaced = page.source == "ocr" and _monospaced(rows)
     return [_make_line(page, row, monospaced=monospaced) for row in rows]
+
+
+def _same_line(word: Word, other: Word) -> bool:
+    """Two words of a similar size, side by side over half the taller one's height."""
+    if other.height > 1.5 * word.height:
+        return False
+    overlap = _vertical_overlap(word.top, word.bottom, other.top, other.bottom)
+    return overlap >= 0.5 * (max(word.height, other.height) or 1.0)
 
 
 def _ruled_between(page: Page, left: Word, right: Word) -> bool:
