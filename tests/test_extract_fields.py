@@ -1454,6 +1454,34 @@ def test_ocr_s_box_rules_and_stray_spaces_around_a_reference() -> None:
     )
 
 
+def test_ocr_of_a_monospace_font_spaces_the_decimal_comma() -> None:
+    rows = (
+        row(100, (50, "Montant hors TVA"), (160, "Montant TVA 20 %"), (280, "Montant total TTC")),
+        row(112, (50, "23255, 03"), (160, "4651,01"), (280, "27906 ,04")),
+        # The label's last word set apart by the font's wide cells; the value under it.
+        row(130, (50, "Total à régler"), (118, "acompte")),
+        row(142, (124, "26510, 74")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.total_excl_tax.value == "23255.03"
+    assert found.total_incl_tax.value == "27906.04"
+    assert found.amount_due.value == "26510.74"
+    # A text layer's "12, 34" is two numbers, not an amount.
+    assert value(row(100, (50, "Total HT"), (160, "23255, 03")), field="total_excl_tax") is None
+
+
+def test_ocr_reads_the_o_of_a_procedure_prefix_as_a_zero() -> None:
+    rows = (
+        row(100, (50, "Marché n° A0-2024-DEP-04")),
+        row(115, (50, "Code service : FACTURES. PUBLIQUES")),
+    )
+    found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
+    assert found.contract_number.value == "AO-2024-DEP-04"
+    assert found.contract_number.confidence < 0.95
+    # A code service holds no space: its underscore was lost.
+    assert found.service_code.value == "FACTURES_PUBLIQUES"
+
+
 @pytest.mark.parametrize("title", ["FACTURE", "FACTURE CTU"])  # a speck read as a word
 def test_the_title_s_number_in_the_next_cell(title: str) -> None:
     rows = (

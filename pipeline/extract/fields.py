@@ -113,19 +113,26 @@ _MONTHS = {
     "dec": 12,
 }
 
+
 # Amounts as French documents print them: 7 850,00 / 7.850,00 / 7850.00 / -1 200,00 €.
 # Spaces inside the number come from U+00A0, U+202F or pdfplumber splitting the words
 # (the line text joins close words with one space, distant ones with a tab).
-_AMOUNT_RE = re.compile(
-    r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
-    r"(?P<sign>-\s?)?"
-    # English layouts group thousands with commas: "2,076.76" (with its decimal point only).
-    r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:'\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
-    r"(?:,(?P<dec>\d{2})|\.(?P<dot>\d{2}))?"
-    r"(?![\d]|[.,/]\d)"  # not the start of a date or of a longer number
-    r"(?!\s?%)"  # a rate, not an amount
-    r"(?P<cur>\s?(?:€|eur\b|euros?\b))?"
-)
+def _amount_re(decimal_comma: str) -> re.Pattern[str]:
+    return re.compile(
+        r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
+        r"(?P<sign>-\s?)?"
+        # English layouts group thousands with commas: "2,076.76" (with its decimal point).
+        r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:'\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
+        rf"(?:{decimal_comma}(?P<dec>\d{{2}})|\.(?P<dot>\d{{2}}))?"
+        r"(?![\d]|[.,/]\d)"  # not the start of a date or of a longer number
+        r"(?!\s?%)"  # a rate, not an amount
+        r"(?P<cur>\s?(?:€|eur\b|euros?\b))?"
+    )
+
+
+_AMOUNT_RE = _amount_re(",")
+#: OCR of a monospace font sees the comma's whole cell as a gap: "26510, 74", "27906 ,04".
+_OCR_AMOUNT_RE = _amount_re(r"(?:,| ,|, )")
 
 _NUMERIC_DATE_RE = re.compile(
     r"(?<![\d/-])(?<!\d\.)(?P<d>\d{1,2})\s?(?P<sep>[/.-])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
@@ -218,7 +225,8 @@ ValueFinder = Callable[[Line, int, int], list[Value]]
 
 def find_amounts(line: Line, start: int, end: int) -> list[Value]:
     values = []
-    for match in _AMOUNT_RE.finditer(line.folded, start, end):
+    pattern = _OCR_AMOUNT_RE if line.page.source is FieldSource.OCR else _AMOUNT_RE
+    for match in pattern.finditer(line.folded, start, end):
         has_decimals = bool(match["dec"] or match["dot"])
         if not has_decimals and not match["cur"]:
             continue  # a quantity, a postcode, a phone group: not an amount
@@ -423,6 +431,7 @@ _ID_STOPWORDS = {
 
 _OCR_ZERO_RE = re.compile(r"(?<=\d)O(?=\d)")
 _OCR_PREFIX_ZERO_RE = re.compile(r"(?<=[A-Z]{2})O(?=\d{3})")
+_OCR_PREFIX_O_RE = re.compile(r"^([A-Z]+)0([A-Z]*-)")
 #: A letter OCR confuses with a digit, touching a digit.
 _OCR_LOOKALIKE_RE = re.compile(r"[OIlSBZ](?=\d)|(?<=\d)[OIlSBZ]")
 _OCR_AS_DIGITS = str.maketrans("OoIl", "0011")
@@ -495,7 +504,9 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
             # "AVRO6345": numbering runs put a 0 after a letter prefix far more often
             # than an O; still a guess, so the reading stays doubtful.
             text, prefix_zero = _OCR_PREFIX_ZERO_RE.subn("0", text)
-            if prefix_zero or _OCR_LOOKALIKE_RE.search(text):
+            # "A0-2024-DEP-04": a letter prefix before its dash holds an O, not a zero.
+            text, prefix_o = _OCR_PREFIX_O_RE.subn(r"\1O\2", text)
+            if prefix_zero or prefix_o or _OCR_LOOKALIKE_RE.search(text):
                 quality = 0.8  # OCR cannot tell O from 0 here
         if len(text) <= 3 and text.translate(_OCR_AS_DIGITS).isdigit():
             quality = 0.35  # an ordinal (Situation n° 7, an item's "01" read "O1")
@@ -517,7 +528,23 @@ def _is_postcode(line: Line, text: str, end: int) -> bool:
 
 
 find_reference = _identifier_finder(need_digit=True)
-find_service_code = _identifier_finder(need_digit=False)
+_find_service_word = _identifier_finder(need_digit=False)
+#: The rest of a service code whose underscore OCR read as a space or a dot.
+_UNDERSCORE_LOST_RE = re.compile(r"[._]? ([A-Z]{3,})(?=\s*(?:\t|$))")
+
+
+def find_service_code(line: Line, start: int, end: int) -> list[Value]:
+    """A code service. Codes hold no spaces: on an OCR'd page, two words in capitals
+    alone in their cell ("FACTURES. PUBLIQUES") are one code whose underscore was lost."""
+    values = _find_service_word(line, start, end)
+    if not values or line.page.source is not FieldSource.OCR:
+        return values
+    first = values[0]
+    rest = _UNDERSCORE_LOST_RE.match(line.original(first.end, end))
+    if not first.text.isalpha() or not first.text.isupper() or rest is None:
+        return values
+    joined = f"{first.text}_{rest.group(1)}"
+    return [Value(joined, first.start, first.end + rest.end(), first.quality * 0.8)]
 
 
 # =========================================================================== labels
@@ -1625,6 +1652,7 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
     """Values under the label: a label above its value, a header above its column."""
     label_line = doc.lines[hit.line]
     lx0, _, lx1, _ = label_line.box(hit.start, hit.end)
+    lx1 = max(lx1, _label_tail_x1(label_line, hit, doc.hits[hit.line]))
     is_amount = hit.field in AMOUNT_FIELDS
     bottom = label_line.bottom
     rows_seen = 0
@@ -1661,6 +1689,26 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return
         if found >= 3:
             return
+
+
+#: The last word of a label that a column gap (OCR's, or a dash it lost) set apart:
+#: « Total à régler | acompte », « Montant | TTC ».
+_LABEL_TAIL_RE = re.compile(
+    rf"\s*[–-]?\s*(?:acompte|solde|{_TTC}|{_HT}|net|du\s+mois|en\s+euros)\s*:?"
+)
+
+
+def _label_tail_x1(line: Line, hit: Hit, hits: Sequence[Hit]) -> float:
+    """The right edge of the cell after the label's, when that cell is its last word."""
+    cell = _cell_index(line, max(hit.start, hit.end - 1))
+    if cell is None or cell + 1 >= len(line.segments):
+        return 0.0
+    start, end = line.segments[cell + 1]
+    if any(start <= other.start < end for other in hits):
+        return 0.0
+    if not _LABEL_TAIL_RE.fullmatch(line.folded[start:end]):
+        return 0.0
+    return line.box(start, end)[2]
 
 
 def _cell_index(line: Line, start: int) -> int | None:
