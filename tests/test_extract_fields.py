@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from pipeline.extract import pdf_text
 from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
+    PartyNumber,
+    _siren_of_the_vat,
     build_doc,
     find_fields,
     find_reference,
@@ -26,7 +28,7 @@ from pipeline.extract.fields import (
     parse_date,
 )
 from pipeline.extract.fields import settle_for_kind as settle
-from pipeline.extract.parties import strip_legal_form
+from pipeline.extract.parties import RoleGuess, strip_legal_form
 from pipeline.extract.pdf_text import Page, Word, group_lines, original_bbox
 from pipeline.models import DocumentKind, ExtractedField, FieldSource, PieceFields
 
@@ -1208,6 +1210,34 @@ def test_a_legal_footer_that_ocr_cut_into_cells_still_names_the_issuer() -> None
     assert found.supplier_name.value == "PROPRETÉ CHEVALIER"
 
 
+def test_the_supplier_s_siret_is_the_one_whose_siren_its_vat_id_carries() -> None:
+    # The letterhead's SIRET, placed on the right, was taken for the addressee's by its
+    # place alone; OCR garbled the footer's into another number that passes the Luhn check.
+    def number(value: str, role: str, strength: float, confidence: float) -> PartyNumber:
+        return PartyNumber(value, confidence, RoleGuess(role, strength, by_position=True), 0, 0, 0)
+
+    letterhead = number("16707073900013", "recipient", 0.4, 0.81)
+    footer = number("16767673900013", "supplier", 0.65, 0.41)
+    vat = number("FR37167070739", "supplier", 0.5, 0.78)
+    roles = {letterhead.value: "recipient", footer.value: "supplier"}
+    chosen = _siren_of_the_vat(
+        [letterhead, footer], [vat], (footer, 0.3), roles, {"supplier"}, set()
+    )
+    assert chosen is not None and chosen[0] is letterhead
+    # Not over a SIRET its heading gave to the titulaire.
+    headed = PartyNumber(footer.value, 0.41, RoleGuess("supplier", 0.9), 0, 0, 0)
+    chosen = _siren_of_the_vat(
+        [letterhead, headed], [vat], (headed, 0.3), roles, {"supplier"}, set()
+    )
+    assert chosen is not None and chosen[0] is headed
+    # Nor over one that is already another party's.
+    taken = {letterhead.value}
+    chosen = _siren_of_the_vat(
+        [letterhead, footer], [vat], (footer, 0.3), roles, {"supplier"}, taken
+    )
+    assert chosen is not None and chosen[0] is footer
+
+
 def test_supplier_and_recipient_by_their_blocks() -> None:
     found = fields_of(
         row(40, (50, "MENUISERIE DUPONT SARL"), size=14),
@@ -1480,6 +1510,21 @@ def test_ocr_reads_the_o_of_a_procedure_prefix_as_a_zero() -> None:
     assert found.contract_number.confidence < 0.95
     # A code service holds no space: its underscore was lost.
     assert found.service_code.value == "FACTURES_PUBLIQUES"
+
+    kept = row(115, (50, "Code service : FACTURES_ PUBLIQUES"))
+    assert find_fields([page(kept, source=FieldSource.OCR)]).fields.service_code.value == (
+        "FACTURES_PUBLIQUES"
+    )
+
+
+def test_a_number_ocr_cut_short_gives_way_to_its_full_reading_elsewhere() -> None:
+    first = page(row(100, (50, "PIÈCE RÉF"), (150, "DG25-61 SAT")), source=FieldSource.OCR)
+    second = page(
+        row(40, (50, "DÉCOMPTE GÉNÉRAL n° DG25-6169 du 23 mai 2025 - suite")),
+        number=2,
+        source=FieldSource.OCR,
+    )
+    assert find_fields([first, second]).fields.invoice_number.value == "DG25-6169"
 
 
 @pytest.mark.parametrize("title", ["FACTURE", "FACTURE CTU"])  # a speck read as a word

@@ -540,10 +540,11 @@ def find_service_code(line: Line, start: int, end: int) -> list[Value]:
     if not values or line.page.source is not FieldSource.OCR:
         return values
     first = values[0]
+    word = first.text.rstrip("._")  # "FACTURES_ PUBLIQUES": the underscore, then a gap
     rest = _UNDERSCORE_LOST_RE.match(line.original(first.end, end))
-    if not first.text.isalpha() or not first.text.isupper() or rest is None:
+    if not word.isalpha() or not word.isupper() or rest is None:
         return values
-    joined = f"{first.text}_{rest.group(1)}"
+    joined = f"{word}_{rest.group(1)}"
     return [Value(joined, first.start, first.end + rest.end(), first.quality * 0.8)]
 
 
@@ -2060,7 +2061,9 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
     numbers = by_field["invoice_number"]
     if all(c.confidence < MIN_VALUE_CONFIDENCE for c in numbers):
         numbers = numbers + _reference_under_title(doc, others)
-    values["invoice_number"] = _field_from_choice(doc, "invoice_number", choose(numbers), findings)
+    values["invoice_number"] = _field_from_choice(
+        doc, "invoice_number", choose(_without_cut_readings(doc, numbers)), findings
+    )
     date_choice = choose(by_field["issue_date"] or _fallback_dates(doc))
     values["issue_date"] = _month_first_date(
         doc, date_choice, _field_from_choice(doc, "issue_date", date_choice, findings), findings
@@ -2085,6 +2088,21 @@ _OTHER_REF_PREFIX_RE = re.compile(r"^(?:d|dv|bl|c|cl|bc|ej|cmd|m|ao|mapa|ac|lot)
 
 #: How sure a number found under the title, with no label, is.
 _TITLE_GUESS = 0.45
+
+
+def _without_cut_readings(doc: Doc, candidates: list[Candidate]) -> list[Candidate]:
+    """The piece's number read in full at one place and cut short by OCR at another
+    ("DG25-61 SAT" on page 1, "DG25-6169" in page 2's running head): the short reading
+    gives way to the full one."""
+    full = {c.value for c in candidates}
+    kept = []
+    for cand in candidates:
+        ocr = doc.lines[cand.line].page.source is FieldSource.OCR
+        longer = [v for v in full if len(v) > len(cand.value) and v.startswith(cand.value)]
+        if ocr and cand.value[-1:].isdigit() and any(v[len(cand.value)].isdigit() for v in longer):
+            continue
+        kept.append(cand)
+    return kept
 
 
 def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
@@ -2842,6 +2860,8 @@ def _party_fields(
     subcontractors = [n for n in sirets if n.role.role == "subcontractor"]
     paid = paid_roles(kind)
     supplier = _best_party(subcontractors or sirets, "supplier", roles, paid)
+    taken = {pick[0].value for pick in (recipient, moa, moe) if pick is not None}
+    supplier = _siren_of_the_vat(subcontractors or sirets, vats, supplier, roles, paid, taken)
     supplier_vat = _supplier_vat(vats, sirets, supplier, paid, findings)
     if supplier_vat and supplier and supplier_vat[0].value[4:] == supplier[0].value[:9]:
         # The VAT number carries the SIREN: both readings confirm each other.
@@ -2895,6 +2915,38 @@ def _as_issued(numbers: list[PartyNumber], kind: DocumentKind | None) -> list[Pa
             )
         )
     return out
+
+
+def _siren_of_the_vat(
+    sirets: list[PartyNumber],
+    vats: list[PartyNumber],
+    supplier: tuple[PartyNumber, float] | None,
+    roles: dict[str, str],
+    paid: set[str],
+    taken: set[str],
+) -> tuple[PartyNumber, float] | None:
+    """The paid firm's SIRET, the one whose SIREN its VAT id carries when the best-scored
+    does not and only its place on the page made it the supplier's: two checksums
+    agreeing outweigh a place (OCR can garble a footer's SIRET into another valid one)."""
+    vat_roles = _value_roles(vats)
+    sirens = {v.value[4:] for v in vats if vat_roles.get(v.value) in paid}
+    if supplier is None or supplier[0].value[:9] in sirens or not sirens:
+        return supplier
+    if not supplier[0].role.by_position:
+        return supplier  # a SIRET under the titulaire's heading or label stays
+    # A SIRET the page's layout alone gave to another party counts too: the VAT id's
+    # role and its checksum say more.
+    confirmed = [
+        n
+        for n in sirets
+        if n.value[:9] in sirens
+        and n.value not in taken
+        and (roles.get(n.value) in paid or n.role.by_position)
+    ]
+    if not confirmed:
+        return supplier
+    best = max(confirmed, key=lambda n: n.confidence)
+    return best, best.confidence * 0.9
 
 
 def _supplier_vat(
