@@ -530,7 +530,7 @@ def _is_postcode(line: Line, text: str, end: int) -> bool:
 find_reference = _identifier_finder(need_digit=True)
 _find_service_word = _identifier_finder(need_digit=False)
 #: The rest of a service code whose underscore OCR read as a space or a dot.
-_UNDERSCORE_LOST_RE = re.compile(r"[._]? ([A-Z]{3,})(?=\s*(?:\t|$))")
+_UNDERSCORE_LOST_RE = re.compile(r"[._]? ([a-z]{3,})(?=\s*(?:\t|$))")
 
 
 def find_service_code(line: Line, start: int, end: int) -> list[Value]:
@@ -541,11 +541,12 @@ def find_service_code(line: Line, start: int, end: int) -> list[Value]:
         return values
     first = values[0]
     word = first.text.rstrip("._")  # "FACTURES_ PUBLIQUES": the underscore, then a gap
-    rest = _UNDERSCORE_LOST_RE.match(line.original(first.end, end))
-    if not word.isalpha() or not word.isupper() or rest is None:
+    rest = _UNDERSCORE_LOST_RE.match(line.folded, first.end, end)
+    second = line.original(*rest.span(1)) if rest else ""
+    if not word.isalpha() or not word.isupper() or not second.isupper():
         return values
-    joined = f"{word}_{rest.group(1)}"
-    return [Value(joined, first.start, first.end + rest.end(), first.quality * 0.8)]
+    joined = f"{word}_{second}"
+    return [Value(joined, first.start, rest.end() if rest else first.end, first.quality * 0.8)]
 
 
 # =========================================================================== labels
