@@ -542,11 +542,12 @@ def find_service_code(line: Line, start: int, end: int) -> list[Value]:
     first = values[0]
     word = first.text.rstrip("._")  # "FACTURES_ PUBLIQUES": the underscore, then a gap
     rest = _UNDERSCORE_LOST_RE.match(line.folded, first.end, end)
-    second = line.original(*rest.span(1)) if rest else ""
-    if not word.isalpha() or not word.isupper() or not second.isupper():
+    if rest is None:
         return values
-    joined = f"{word}_{second}"
-    return [Value(joined, first.start, rest.end() if rest else first.end, first.quality * 0.8)]
+    second = line.original(*rest.span(1))
+    if not (word.isalpha() and word.isupper() and second.isupper()):
+        return values
+    return [Value(f"{word}_{second}", first.start, rest.end(), first.quality * 0.8)]
 
 
 # =========================================================================== labels
@@ -1086,13 +1087,7 @@ _LABEL_WORDS = _label_words()
 
 #: A cell rule read as a character between the words of a total's label ("Montant 1 HT",
 #: "Total | TTC"): blanked, positions kept.
-_STRAY_MARK_RE = re.compile(rf"\b(?:montant|total) ([1li|!] )(?={_HT}|{_TTC}|{_TVA})")
-
-
-def _blank(match: re.Match[str]) -> str:
-    start, end = match.span(1)
-    whole = match.group()
-    return whole[: start - match.start()] + " " * (end - start) + whole[end - match.start() :]
+_STRAY_MARK_RE = re.compile(rf"(\b(?:montant|total) )[1li|!] (?={_HT}|{_TTC}|{_TVA})")
 
 
 def _with_label_words_repaired(text: str) -> str:
@@ -1143,7 +1138,7 @@ def _original_position(position: int, edits: list[tuple[int, int, int]]) -> int:
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
     folded = line.folded
     if line.page.source is FieldSource.OCR:
-        folded = _with_label_words_repaired(_STRAY_MARK_RE.sub(_blank, folded))
+        folded = _with_label_words_repaired(_STRAY_MARK_RE.sub(r"\1  ", folded))
     folded, edits = _with_truncated_words_completed(folded)
     text, glosses = _for_label_matching(folded)
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
@@ -2643,18 +2638,15 @@ def _slip_beside_a_confirmed_pair(
     two places or more and one of the total's own readings (not only its best) is that
     value with one digit slipped or its decimals lost ("36.367 EUR" for 36 367,45): which
     total, the reading, the value."""
-    values = [Decimal(c.value) for c in triple]
+    x, y, z = (Decimal(c.value) for c in triple)
     found = []
-    for index, name in enumerate(_TOTALS):
-        if any(_readings(by_field, i, triple[i]) < 2 for i in range(3) if i != index):
+    for index, (name, implied) in enumerate(zip(_TOTALS, (z - y, z - x, x + y), strict=True)):
+        if implied <= 0 or any(
+            _readings(by_field, i, triple[i]) < 2 for i in range(3) if i != index
+        ):
             continue
-        x, y, z = values
-        implied = (z - y, z - x, x + y)[index]
-        if implied <= 0:
-            continue
-        wanted = format_amount(implied)
+        wanted, whole = format_amount(implied), format_amount(Decimal(int(implied)))
         for cand in _top_distinct(by_field[name], 3):
-            whole = format_amount(Decimal(int(implied)))
             if _one_digit_off(cand.value, wanted) or (cand.value == whole != wanted):
                 found.append((index, cand, wanted))
                 break

@@ -393,8 +393,7 @@ def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[N
     # A row of a table of the parties: the role alone in the first cell, then the name.
     role_row = (
         seg_start == 0
-        and len(following) >= 2
-        and _is_heading(line.original(seg_start, seg_end))
+        and _row_role(line) is not None
         and bool(_SIRET_IN_ROW_RE.search(line.folded))
     )
     if (colon or role_row) and following and role != "moe":
