@@ -2327,6 +2327,37 @@ def test_a_decompte_general_saying_it_will_become_definitive_is_not_yet_one() ->
 
 
 @pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "Décompte général accepté sans réserve par le titulaire ; il devient définitif.",
+            DocumentKind.DECOMPTE_GENERAL_DEFINITIF,
+        ),
+        ("Accepté par l'entreprise le 3 mars 2025.", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),
+        ("Une fois accepté par le titulaire, il devient définitif.", DocumentKind.DECOMPTE_GENERAL),
+        ("Il sera accepté par le titulaire sous 30 jours.", DocumentKind.DECOMPTE_GENERAL),
+        ("Accepté avec réserves par le titulaire.", DocumentKind.DECOMPTE_GENERAL),
+    ],
+)
+def test_a_decompte_general_the_titulaire_has_accepted_is_definitive(
+    statement: str, expected: DocumentKind
+) -> None:
+    kind, confidence = kind_of(
+        row(80, (150, "DÉCOMPTE GÉNÉRAL"), size=16), row(500, (50, statement))
+    )
+    assert kind is expected
+    assert confidence > 0.7
+
+
+def test_an_accepted_invoice_stays_an_invoice() -> None:
+    kind, _ = kind_of(
+        row(80, (150, "FACTURE"), size=16),
+        row(500, (50, "Devis accepté par le titulaire du marché le 2 mai 2025.")),
+    )
+    assert kind is DocumentKind.INVOICE
+
+
+@pytest.mark.parametrize(
     "title",
     [
         ("DÉCOMPTE", "GÉNÉRAL", "ET DÉFINITIF"),

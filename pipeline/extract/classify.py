@@ -89,6 +89,15 @@ TITLES: tuple[_Title, ...] = (
 )
 
 _BARE_REQUEST_RE = re.compile(rf"\bdemande{_S}de{_S}paiement\b")
+#: The titulaire's acceptance stated as done (« accepté sans réserve par le titulaire »):
+#: a décompte général the titulaire has signed without reserve is the décompte général et
+#: définitif it deposits (cadre A8, domain.md), whatever its title keeps of « définitif ».
+#: Accepted « avec réserves », it is still a décompte général.
+_ACCEPTED_RE = re.compile(
+    r"\baccepte\s+(?:sans\s+reserves?\s+)?par\s+(?:le\s+|l'\s*)?(?:titulaire|entreprise)\b"
+)
+#: Words before it that make the acceptance a condition or a future (« une fois accepté »).
+_NOT_YET_RE = re.compile(r"\b(?:sera|etre|fois|si|lorsqu'il\s+est|apres|des\s+qu'il\s+est)\s*$")
 _SUBCONTRACTOR_RE = re.compile(rf"\bsous{_S}?traitan")
 #: About what a title-sized specific wording at the top of page 1 scores.
 _BARE_REQUEST_SCORE = 9.0
@@ -106,7 +115,7 @@ def classify(pages: Sequence[Page]) -> KindGuess:
     """The kind of the piece with a confidence (0..1)."""
     scores: dict[DocumentKind, float] = defaultdict(float)
     heads: list[str] = []  # the first lines of each page
-    names_subcontractor = False
+    names_subcontractor = accepted = False
     for page in sorted(pages, key=lambda p: p.number):
         lines = group_lines(page)
         if not lines:
@@ -115,6 +124,7 @@ def classify(pages: Sequence[Page]) -> KindGuess:
         names_subcontractor = names_subcontractor or any(
             _SUBCONTRACTOR_RE.search(line.folded) for line in lines
         )
+        accepted = accepted or _states_acceptance(" ".join(line.folded for line in lines))
         body = statistics.median(w.height for line in lines for w in line.words)
         for index, line in enumerate(lines):
             wrapped = _wrapped_tail(lines, index)
@@ -129,12 +139,20 @@ def classify(pages: Sequence[Page]) -> KindGuess:
             # Text but no title: most untitled deposits are invoices, and we are guessing.
             return KindGuess(value=DocumentKind.INVOICE, confidence=0.25)
         return KindGuess()
+    if accepted and max(scores, key=scores.__getitem__) is K.DECOMPTE_GENERAL:
+        # The title names the décompte général; the body says it has been accepted.
+        scores[K.DECOMPTE_GENERAL_DEFINITIF] += scores.pop(K.DECOMPTE_GENERAL)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     kind, top = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     share = top / (top + second)
     evidence = 1 - math.exp(-top / (_FULL_EVIDENCE / 2))
     return KindGuess(value=kind, confidence=round(min(0.99, share * evidence), 3))
+
+
+def _states_acceptance(text: str) -> bool:
+    """The text says the titulaire has accepted the piece, not that it will be."""
+    return any(not _NOT_YET_RE.search(text[: m.start()]) for m in _ACCEPTED_RE.finditer(text))
 
 
 #: A line ending like an unfinished title: only those can go on below.
