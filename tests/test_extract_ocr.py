@@ -12,7 +12,7 @@ import random
 
 import pytesseract
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from pipeline.errors import InternalError
 from pipeline.extract import ocr
@@ -406,6 +406,77 @@ def test_a_second_reading_fills_gaps_and_replaces_only_doubtful_words() -> None:
     ]
     merged = [w.text for w in ocr._merge_readings(first, second)]
     assert sorted(merged) == sorted(["SIRET", "110", "Lyon", "00044"])
+
+
+def _two_columns_of_two_sizes() -> Image.Image:
+    """A bold title on the left and a smaller address block's SIRET on the right, their
+    baselines level, blurred as a poor scan: ``--psm 6`` takes both for one line and
+    garbles the smaller one."""
+    fonts = "/usr/share/fonts/truetype/dejavu/"
+    image = Image.new("L", (2480, 700), 255)
+    draw = ImageDraw.Draw(image)
+    title = ImageFont.truetype(fonts + "DejaVuSerif-Bold.ttf", 52)
+    body = ImageFont.truetype(fonts + "DejaVuSerif.ttf", 30)
+    draw.text((200, 200), "Décompte général N° DG25-8211", font=title, fill=0)
+    draw.text((1380, 158), "75011 PARIS", font=body, fill=0)
+    draw.text((1380, 200), "N° SIRET 11000201100044", font=body, fill=0)
+    draw.text((200, 300), "Le 12 avril 2025", font=body, fill=0)
+    half = image.resize((1240, 350), Image.Resampling.BILINEAR)
+    return half.filter(ImageFilter.GaussianBlur(0.6)).resize(image.size, Image.Resampling.BILINEAR)
+
+
+def test_a_line_garbled_beside_a_larger_column_is_read_again() -> None:
+    image = _two_columns_of_two_sizes()
+    first = ocr._read_turned(image, 0, dpi=300, lang="fra")
+    assert "11000201100044" not in "".join(w.text for w in first.words)  # what psm 6 makes of it
+    words = ocr._second_readings(first.image, first.words, dpi=300, lang="fra")
+    assert "11000201100044" in "".join(w.text for w in words)
+    assert "Le 12 avril 2025" in " ".join(w.text for w in words)  # the rest as it was
+
+
+def _raw(text: str, left: float, confidence: float, line: int = 1) -> ocr._RawWord:
+    return ocr._RawWord(text, left, 100, left + 20 * len(text), 130, confidence, (1, 1, line))
+
+
+def test_doubtful_stretches_bridge_short_confident_words_and_put_figures_first() -> None:
+    words = [
+        _raw("Menuiseries", 0, 0.41),  # a long doubtful word, no figure
+        _raw("SIRET", 300, 0.95),
+        _raw("es", 420, 0.41),
+        _raw("1", 480, 0.9),  # short and confident, between two doubtful words
+        _raw("DE4", 520, 0.08),
+        _raw("Lyon", 700, 0.9),
+        _raw("|", 900, 0.2),  # a lone mark: not worth a second reading
+        _raw("ab", 0, 0.3, line=2),  # too short: cut out, it would lose its context
+    ]
+    stretches = [[words[i].text for i in run] for run in ocr._doubtful_stretches(words)]
+    assert stretches == [["es", "1", "DE4"], ["Menuiseries"]]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "surer"),
+    [
+        ([("es", 0.41), ("DE", 0.08)], [("11000201", 0.89), ("100044", 0.89)], True),
+        ([("2.424,24", 0.49)], [("242424", 0.88)], False),  # the separators lost
+        ([("ÉGE-2025-4599", 0.43)], [("ÊGE-2025-4599", 0.77)], False),  # an accent only
+        ([("DPST-2024-705", 0.55)], [("|", 0.96), ("DPST", 0.84), ("-2024-705", 0.84)], False),
+        ([("12204561000089", 0.47)], [("1220456", 0.79), (":", 0.43), ("900089", 0.93)], False),
+        ([("S629A", 0.38)], [("5629A", 0.62)], False),  # not sure enough
+        ([("F2024-497A", 0.3)], [("F2", 0.9)], False),  # most of the ink lost
+    ],
+)
+def test_a_second_reading_replaces_a_stretch_only_when_clearly_surer(
+    old: list[tuple[str, float]], new: list[tuple[str, float]], surer: bool
+) -> None:
+    first = [_raw(text, 100 * i, confidence) for i, (text, confidence) in enumerate(old)]
+    second = [_raw(text, 100 * i, confidence) for i, (text, confidence) in enumerate(new)]
+    assert ocr._surer_reading(first, second) is surer
+
+
+def test_a_second_reading_over_two_lines_is_not_one_line_read_better() -> None:
+    first = [_raw("Sat", 0, 0.45), _raw("906", 100, 0.27)]
+    second = [_raw("Siret", 0, 0.95, line=1), _raw("900096579", 100, 0.95, line=2)]
+    assert not ocr._surer_reading(first, second)
 
 
 def test_doubtful_specks_under_half_the_usual_height_are_dropped() -> None:

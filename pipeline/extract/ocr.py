@@ -21,7 +21,10 @@ This is the only module that imports pytesseract. One page goes through:
    into the label;
 7. ``--psm 6`` drops text much larger than the body (titles such as FACTURE, letterheads)
    and sometimes whole shaded table rows: the bands of ink no word covers are cropped
-   (neighbouring bands as one block) and read again;
+   (neighbouring bands as one block) and read again; it also garbles a line of small
+   print it merged with a larger line of another column: before that, each doubtful
+   stretch of a line is cut out and read again on its own, and replaced when the
+   second reading is clearly surer;
 8. a page with many doubtful words (more than 8 % of its characters under 0.6) is read
    again in sparse text mode (``--psm 11``), whose confident words fill the gaps and
    replace doubtful ones: a line that mixes a large title with small text defeats
@@ -53,7 +56,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from pipeline import pdfium
 from pipeline.errors import InternalError
-from pipeline.extract.pdf_text import Affine, Page, Word
+from pipeline.extract.pdf_text import Affine, Page, Word, fold_text
 from pipeline.models import FieldSource
 
 #: Deskew search range and steps (degrees): coarse over the range, then fine around it.
@@ -163,7 +166,7 @@ def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, la
             if turned.score > reading.score:
                 reading = turned
     # Only the reading kept is completed: each completion costs a Tesseract call.
-    words = [*reading.words, *_recover_missed(reading.image, reading.words, dpi=dpi, lang=lang)]
+    words = _second_readings(reading.image, reading.words, dpi=dpi, lang=lang)
     if reading.doubtful_share > _SPARSE_RETRY_SHARE:
         # Many doubtful words: a line mixing a large title and small text, a block psm 6
         # could not follow. Sparse text mode reads each word on its own and fills in.
@@ -640,6 +643,8 @@ class _RawWord:
     right: float
     bottom: float
     confidence: float
+    #: Tesseract's (block, paragraph, line) numbers: words of one line share them.
+    line: tuple[int, int, int] = (0, 0, 0)
 
 
 def _as_bmp(image: Image.Image) -> Image.Image:
@@ -682,15 +687,62 @@ def _tesseract_words(image: Image.Image, *, dpi: int, lang: str, psm: int = 6) -
                 right=left + float(data["width"][i]),
                 bottom=top + float(data["height"][i]),
                 confidence=max(0.0, min(1.0, conf / 100.0)),
+                line=(int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i])),
             )
         )
     return words
 
 
-def _recover_missed(
+def _second_readings(
     image: Image.Image, words: Sequence[_RawWord], *, dpi: int, lang: str
 ) -> list[_RawWord]:
-    """Read again the bands of ink that no word covers (large titles ``--psm 6`` drops)."""
+    """``words`` mended by two more Tesseract calls, each over crops stacked on one sheet
+    (loading the model costs about 0.1 s a call). Apart, not on one sheet: ``--psm 6``
+    sizes its reading on the whole sheet, and page-wide bands beside short stretches
+    read both worse (measured).
+
+    1. Each doubtful stretch of a line is read again on its own, and kept when clearly
+       surer. ``--psm 6`` takes the page for one block of uniform text: where two
+       columns print lines at different heights (an address block beside the
+       references), it merges a line of one with a line of the other and garbles the
+       smaller ("N° SIRET es 1 DE" for "N° SIRET 11000201100044"). Cut out between its
+       confident neighbours, the stretch is one plain line again.
+    2. The bands of ink no word covers then (large titles ``--psm 6`` drops) are read,
+       and their confident words added.
+    """
+    stretches = _rereadable_stretches(words)
+    crops = [(image, _stretch_box(image, words, stretch)) for stretch in stretches]
+    second = _read_stacked(crops, dpi=dpi, lang=lang)
+    replaced: set[int] = set()
+    added: list[_RawWord] = []
+    for index, stretch in enumerate(stretches):
+        new = [w for w in second if w.line[0] == index and w.text.strip()]
+        old = [words[i] for i in stretch]
+        if _surer_reading(old, new):
+            replaced.update(stretch)
+            line = old[0].line
+            added.extend(
+                _RawWord(w.text, w.left, w.top, w.right, w.bottom, w.confidence, line) for w in new
+            )
+    # A word the line kept may stand inside a stretch's box and be read again there.
+    mended = [
+        w
+        for i, w in enumerate(words)
+        if i not in replaced and not any(_overlap(w, new) for new in added)
+    ]
+    mended += added
+    masked, bands = _missed_bands(image, mended, dpi=dpi)
+    recovered = _read_stacked([(masked, band) for band in bands], dpi=dpi, lang=lang)
+    return mended + [
+        w for w in recovered if w.confidence >= 0.5 and any(ch.isalnum() for ch in w.text)
+    ]
+
+
+def _missed_bands(
+    image: Image.Image, words: Sequence[_RawWord], *, dpi: int
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """The page with its words painted white, and the largest bands of ink left on it
+    (neighbouring bands as one block)."""
     masked = image.copy()
     draw = ImageDraw.Draw(masked)
     pad = max(2, dpi // 100)
@@ -698,38 +750,173 @@ def _recover_missed(
         draw.rectangle(
             (word.left - pad, word.top - pad, word.right + pad, word.bottom + pad), fill=255
         )
-    # Neighbouring bands are read as one block; the blocks are stacked on one sheet so
-    # that Tesseract starts once (loading its model costs about 0.1 s a call).
     blocks = _merge_bands(_ink_bands(masked, dpi=dpi), gap=dpi // 8)
     blocks.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-    blocks = blocks[:_MAX_RECOVERY_BANDS]
-    if not blocks:
+    return masked, blocks[:_MAX_RECOVERY_BANDS]
+
+
+def _rereadable_stretches(words: Sequence[_RawWord]) -> list[list[int]]:
+    """The doubtful stretches worth a second reading, at most ``_MAX_REREAD_STRETCHES``."""
+    confident = [w.bottom - w.top for w in words if w.confidence >= _DOUBTFUL_WORD]
+    if not confident:
         return []
+    body = statistics.median(confident)
+    return [
+        stretch
+        for stretch in _doubtful_stretches(words)
+        # Taller than a line and a half: boxes over several lines, not one line garbled.
+        if max(words[i].bottom for i in stretch) - min(words[i].top for i in stretch)
+        <= _MAX_STRETCH_LINES * body
+    ][:_MAX_REREAD_STRETCHES]
+
+
+#: A stretch whose words span more than this many body heights is not one line.
+_MAX_STRETCH_LINES = 1.8
+
+
+def _surer_reading(old: Sequence[_RawWord], new: Sequence[_RawWord]) -> bool:
+    """``new`` reads the same line as ``old``, as much of it, and clearly surer."""
+    if not new or len({w.line for w in new}) > 1:
+        return False
+    old_chars = sum(ch.isalnum() for w in old for ch in w.text)
+    new_chars = sum(ch.isalnum() for w in new for ch in w.text)
+    if new_chars < 0.6 * old_chars:
+        return False  # some of the ink lost, not the line read better
+    if _letters(new) == _letters(old):
+        return False  # the same letters: other accents, gaps or marks are no surer reading
+    # Cut out of its line, a number often loses its small marks ("2.424,24" read
+    # "242424" with more confidence): the separators read first stay.
+    separators = _DIGIT_SEPARATOR_RE.findall(" ".join(w.text for w in old))
+    if len(_DIGIT_SEPARATOR_RE.findall(" ".join(w.text for w in new))) < len(separators):
+        return False
+    return (
+        min(w.confidence for w in new) >= _SURE_WORD
+        and _mean_confidence(new) >= _mean_confidence(old) + _REREAD_MARGIN
+    )
+
+
+def _letters(words: Sequence[_RawWord]) -> str:
+    """The letters and figures of ``words``, without accents, case, spaces or marks."""
+    return "".join(ch for ch in fold_text("".join(w.text for w in words)) if ch.isalnum())
+
+
+#: Letters and figures a stretch needs to be read again.
+_MIN_STRETCH_CHARS = 4
+#: A word of a second reading is sure enough to replace the first from this confidence.
+_SURE_WORD = 0.75
+_DIGIT_SEPARATOR_RE = re.compile(r"(?<=\d)[.,/:-](?=\d)")
+
+
+#: At most this many stretches are read again per page (one Tesseract call for all; a
+#: poor scan has dozens, most of them small print where no field lives).
+_MAX_REREAD_STRETCHES = 16
+#: How much surer the second reading of a stretch must be, in mean word confidence.
+_REREAD_MARGIN = 0.15
+
+
+def _mean_confidence(words: Sequence[_RawWord]) -> float:
+    chars = sum(len(w.text) for w in words)
+    return sum(w.confidence * len(w.text) for w in words) / chars if chars else 0.0
+
+
+def _doubtful_stretches(words: Sequence[_RawWord]) -> list[list[int]]:
+    """Index lists of the runs of doubtful words of each Tesseract line, left to right; a
+    short confident word between two doubtful ones goes with them (garbled text often
+    holds a confident "1" or "DE"). Those with figures first (numbers, amounts, codes:
+    what the fields are made of), then the shorter ones (a long run of garbage is small
+    print, which a second reading seldom mends)."""
+    by_line: dict[tuple[int, int, int], list[int]] = {}
+    for index, word in enumerate(words):
+        by_line.setdefault(word.line, []).append(index)
+    stretches: list[list[int]] = []
+    for indexes in by_line.values():
+        indexes.sort(key=lambda i: words[i].left)
+        doubtful = [words[i].confidence < _DOUBTFUL_WORD for i in indexes]
+        run: list[int] = []
+        for position, index in enumerate(indexes):
+            bridge = (
+                len(words[index].text) <= 2
+                and bool(run)
+                and any(doubtful[position + 1 : position + 2])
+            )
+            if doubtful[position] or bridge:
+                run.append(index)
+            elif run:
+                stretches.append(run)
+                run = []
+        if run:
+            stretches.append(run)
+    # A lone mark is a speck or a rule; a short word cut out of its line loses the
+    # context that reads it (a bold minus before "10" becomes a "4").
+    stretches = [
+        run
+        for run in stretches
+        if sum(ch.isalnum() for i in run for ch in words[i].text) >= _MIN_STRETCH_CHARS
+    ]
+    stretches.sort(
+        key=lambda run: (
+            not any(ch.isdigit() for i in run for ch in words[i].text),
+            sum(len(words[i].text) for i in run),
+        )
+    )
+    return stretches
+
+
+def _stretch_box(
+    image: Image.Image, words: Sequence[_RawWord], stretch: list[int]
+) -> tuple[int, int, int, int]:
+    """The pixels of a stretch with a margin of half its height, short of the line's
+    confident words on either side."""
+    members = [words[i] for i in stretch]
+    left = min(w.left for w in members)
+    right = max(w.right for w in members)
+    top = min(w.top for w in members)
+    bottom = max(w.bottom for w in members)
+    margin = 0.5 * (bottom - top)
+    line = members[0].line
+    others = [w for i, w in enumerate(words) if w.line == line and i not in stretch]
+    before = max((w.right for w in others if w.right <= left), default=left - 2 * margin)
+    after = min((w.left for w in others if w.left >= right), default=right + 2 * margin)
+    return (
+        max(0, int(max(left - margin, before + 1))),
+        max(0, int(top - margin)),
+        min(image.width, int(min(right + margin, after - 1)) + 1),
+        min(image.height, int(bottom + margin) + 1),
+    )
+
+
+def _read_stacked(
+    crops: Sequence[tuple[Image.Image, tuple[int, int, int, int]]], *, dpi: int, lang: str
+) -> list[_RawWord]:
+    """The words of the given boxes (each of its own image, all of the page's size), in
+    the page's pixels, read in one call with the crops stacked on one sheet. Each word
+    carries the index of its crop in place of its block number."""
+    if not crops:
+        return []
+    boxes = [box for _, box in crops]
     spacing = dpi // 6
     sheet = Image.new(
         "L",
-        (max(b[2] - b[0] for b in blocks), sum(b[3] - b[1] + spacing for b in blocks)),
+        (max(b[2] - b[0] for b in boxes), sum(b[3] - b[1] + spacing for b in boxes)),
         255,
     )
-    placed: list[tuple[int, tuple[int, int, int, int]]] = []  # (top on the sheet, block)
+    placed: list[tuple[int, tuple[int, int, int, int]]] = []  # (top on the sheet, box)
     top = 0
-    for block in blocks:
-        sheet.paste(masked.crop(block), (0, top))
-        placed.append((top, block))
-        top += block[3] - block[1] + spacing
+    for image, box in crops:
+        sheet.paste(image.crop(box), (0, top))
+        placed.append((top, box))
+        top += box[3] - box[1] + spacing
     try:
         words = _tesseract_words(sheet, dpi=dpi, lang=lang)
     except InternalError:
         return []  # a second chance only: the page's main reading stands
-    recovered: list[_RawWord] = []
+    found: list[_RawWord] = []
     for word in words:
-        if word.confidence < 0.5 or not any(ch.isalnum() for ch in word.text):
-            continue
         middle = (word.top + word.bottom) / 2
-        for sheet_top, (x0, y0, _, y1) in placed:
+        for index, (sheet_top, (x0, y0, _, y1)) in enumerate(placed):
             if sheet_top <= middle < sheet_top + (y1 - y0):
                 dy = y0 - sheet_top
-                recovered.append(
+                found.append(
                     _RawWord(
                         word.text,
                         word.left + x0,
@@ -737,10 +924,11 @@ def _recover_missed(
                         word.right + x0,
                         word.bottom + dy,
                         word.confidence,
+                        (index, *word.line[1:]),
                     )
                 )
                 break
-    return recovered
+    return found
 
 
 def _merge_bands(
