@@ -1008,6 +1008,70 @@ def test_exempt_invoice_has_zero_tax() -> None:
     assert found.total_tax.value == "0.00"
 
 
+def test_a_vat_only_named_by_its_rate_is_ttc_less_ht_which_the_rate_confirms() -> None:
+    # The VAT row's amount is not read (printed in a merged cell the finders miss):
+    # HT × 20 % = TTC − HT says what it is and confirms both totals.
+    reading = find_fields(
+        [
+            page(
+                row(400, (300, "Total HT"), (450, "2 154,30 €")),
+                row(415, (300, "TVA au taux normal de 20 %")),
+                row(430, (300, "Total TTC"), (450, "2 585,16 €")),
+            )
+        ]
+    )
+    vat = reading.fields.total_tax
+    assert vat.value == "430.86"
+    assert 0.5 < vat.confidence < 0.95
+    assert vat.bbox is not None  # the VAT mention it stands for
+    assert reading.fields.total_excl_tax.confidence > vat.confidence
+
+
+def test_a_vat_read_wrong_gives_way_to_the_difference_its_rate_confirms() -> None:
+    reading = find_fields(
+        [
+            page(
+                row(400, (300, "Total HT"), (450, "2 154,30 €")),
+                row(415, (300, "TVA 20 %"), (450, "430,66 €")),  # misprinted or misread
+                row(430, (300, "Total TTC"), (450, "2 585,16 €")),
+            )
+        ]
+    )
+    assert reading.fields.total_tax.value == "430.86"
+    corrected = [f for f in reading.findings if f.code == "FIELD_CORRECTED"]
+    assert corrected and "430.66" in corrected[0].message
+
+
+def test_a_difference_no_rate_confirms_is_only_implied() -> None:
+    # Two rates: TTC − HT is the VAT, but no single printed rate checks it.
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "1 000,00 €")),
+        row(415, (300, "TVA 5,5 % et 20 %")),
+        row(430, (300, "Total TTC"), (450, "1 127,50 €")),
+    )
+    assert found.total_tax.value == "127.50"
+    assert found.total_tax.confidence < 0.5
+
+
+def test_no_vat_is_made_up_where_the_page_never_mentions_it() -> None:
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "1 000,00 €")),
+        row(430, (300, "Total TTC"), (450, "1 200,00 €")),
+    )
+    assert found.total_tax.value is None
+
+
+def test_a_vat_read_that_adds_up_is_kept_over_a_rate() -> None:
+    # HT + TVA = TTC as read: the rate printed (another line's) changes nothing.
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "1 000,00 €")),
+        row(415, (300, "TVA 10 %"), (450, "100,00 €")),
+        row(430, (300, "Total TTC"), (450, "1 100,00 €")),
+        row(460, (50, "Pénalités : taux de la BCE + 10 points ; TVA 20 % sur les frais")),
+    )
+    assert found.total_tax.value == "100.00"
+
+
 def test_works_piece_takes_the_month_column_not_the_cumulative_ones() -> None:
     found = fields_of(
         row(300, (290, "Cumul au"), (380, "Cumul précédent"), (490, "Montant"), size=7),

@@ -2515,6 +2515,28 @@ def _settle_totals(
         }
     choices = {name: choose(by_field[name]) for name in _TOTALS}
     present = {name: choice for name, choice in choices.items() if choice is not None}
+    difference = _vat_of_the_difference(doc, choices)
+    if difference is not None:
+        vat, confirmed = difference
+        vat_read = choices["total_tax"]
+        if confirmed:
+            # HT × the printed rate = TTC − HT: two checks agree on all three.
+            if vat_read is not None and vat_read.candidate.value != vat.value:
+                _corrected(
+                    findings,
+                    "total_tax",
+                    vat_read.candidate.value,
+                    vat.value,
+                    "TTC − HT, which the printed VAT rate confirms",
+                )
+            ht, ttc = present["total_excl_tax"].candidate, present["total_incl_tax"].candidate
+            return {
+                "total_excl_tax": (ht, _checked(ht.confidence)),
+                "total_tax": (vat, vat.confidence),
+                "total_incl_tax": (ttc, _checked(ttc.confidence)),
+            }
+        if vat_read is None:
+            present["total_tax"] = Choice(vat, vat.confidence, 0.0)
     # All three read but not adding up is a failed check; a missing one, no check. A text
     # layer does not misread digits: there the printed amounts themselves disagree, and
     # each one is still what the page says.
@@ -2536,6 +2558,43 @@ def _settle_totals(
             )
         )
     return {name: (c.candidate, c.confidence * factor) for name, c in present.items()}
+
+
+#: Confidence of a VAT taken as TTC − HT: confirmed by the rate printed beside a VAT
+#: mention, or only implied by the two totals where the page prints no VAT amount.
+_DIFFERENCE_CONFIRMED = 0.8
+_DIFFERENCE_IMPLIED = 0.45
+_VAT_MENTION_RE = re.compile(r"\bt\.?\s?v\.?\s?a\b")
+
+
+def _vat_of_the_difference(
+    doc: Doc, choices: dict[str, Choice | None]
+) -> tuple[Candidate, bool] | None:
+    """The VAT a careful clerk takes when HT and TTC are read and no VAT amount adds up
+    with them: TTC − HT, at the place the page mentions the VAT, and whether a VAT rate
+    printed there confirms it (HT × rate = TTC − HT). A single rate confirms; a piece
+    with several rates only implies it."""
+    ht, ttc = choices["total_excl_tax"], choices["total_incl_tax"]
+    if ht is None or ttc is None:
+        return None
+    difference = Decimal(ttc.candidate.value) - Decimal(ht.candidate.value)
+    if difference < 0:
+        return None
+    base = Decimal(ht.candidate.value)
+    mention: tuple[int, int, int] | None = None
+    for index, line in enumerate(doc.lines):
+        for match in _VAT_MENTION_RE.finditer(line.folded):
+            rate = parse_rate(line.folded[match.end() : match.end() + 32])
+            if rate is not None and rate_holds(base, rate, difference):
+                sure = min(ht.confidence, ttc.confidence) * _DIFFERENCE_CONFIRMED
+                return Candidate(
+                    "total_tax", format_amount(difference), sure, index, *match.span()
+                ), True
+            mention = mention or (index, *match.span())
+    if mention is None:
+        return None
+    implied = min(ht.confidence, ttc.confidence) * _DIFFERENCE_IMPLIED
+    return Candidate("total_tax", format_amount(difference), implied, *mention), False
 
 
 def _far_surer(best: _Triple, other: _Triple) -> bool:
