@@ -60,7 +60,7 @@ from pipeline.models import (
     GroundTruth,
     PieceFields,
 )
-from pipeline.process import read_xml
+from pipeline.process import public_structure_lookup, read_xml, settings_directory
 from pipeline.settings import Settings
 
 TRUTH_SUFFIX = ".truth.json"
@@ -423,7 +423,9 @@ def _read(data: bytes, name: str, settings: Settings, mode: ReadMode, workers: i
     pages, scanned = read_pages(
         data, dpi=settings.ocr_dpi, ocr_workers=workers, force_ocr=mode is ReadMode.OCR
     )
-    visible = reading_from_pages(pages, scanned)
+    visible = reading_from_pages(
+        pages, scanned, public_structure=public_structure_lookup(settings_directory(settings))
+    )
     if not scanned:
         reading = Reading.TEXT_LAYER
     elif len(scanned) == len(pages):

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.extract.cii import extract_cii
 from pipeline.extract.facturx import check_visible_pages
+from pipeline.extract.fields import PublicStructure
 from pipeline.extract.ubl import extract_ubl
 from pipeline.extract.visible import read_visible
 from pipeline.extract.xml_common import XmlExtraction
@@ -119,15 +121,34 @@ def directory_paths(settings: Settings) -> tuple[Path, Path | None]:
     return bundled_directory_paths()
 
 
+def settings_directory(settings: Settings) -> Directory:
+    """The annuaire ``directory_paths`` names, loaded once per process (and again when
+    one of its files changes: ``intake directory load`` beside a running worker)."""
+    paths = directory_paths(settings)
+    stamps = tuple(path.stat().st_mtime_ns if path and path.is_file() else None for path in paths)
+    return _loaded_directory(*paths, stamps)
+
+
+@lru_cache(maxsize=2)
+def _loaded_directory(
+    structures: Path, services: Path | None, _stamps: tuple[int | None, ...]
+) -> Directory:
+    return load_directory(structures, services)
+
+
+def public_structure_lookup(directory: Directory) -> PublicStructure:
+    """Extraction's view of the annuaire: whether a SIRET is a listed public structure."""
+    return lambda siret: directory.structure(siret) is not None
+
+
 def build_context(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> IntakeContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    structures, services = directory_paths(settings)
     store = DossierStore(settings.resolved_db_url)
     store.migrate()
     roots = tuple(load_trust_roots(settings.trust_roots)) if settings.trust_roots else ()
     return IntakeContext(
         settings=settings,
-        directory=load_directory(structures, services),
+        directory=settings_directory(settings),
         store=store,
         trust_roots=roots,
         clock=clock,
@@ -145,8 +166,11 @@ def read_piece(
     limits: Limits,
     trust_roots: Iterable[bytes] = (),
     validation_time: datetime | None = None,
+    directory: Directory | None = None,
 ) -> PieceDraft:
     """Detect, check signatures and extract: the pre-filled form of ``intake extract``.
+    The directory (the settings' one when not given) tells the recipient's SIRET among
+    those printed.
 
     Raises an ``InputError`` when the bytes cannot be read at all.
     """
@@ -159,7 +183,12 @@ def read_piece(
         )
     findings = [*detected.notes, *_signature_findings(signatures)]
     if deposit.format is DepositFormat.PDF or deposit.format is DepositFormat.PDF_SIGNED_PADES:
-        visible = read_visible(data, dpi=settings.ocr_dpi, ocr_workers=settings.ocr_workers)
+        visible = read_visible(
+            data,
+            dpi=settings.ocr_dpi,
+            ocr_workers=settings.ocr_workers,
+            public_structure=public_structure_lookup(directory or settings_directory(settings)),
+        )
         return PieceDraft(
             file=file_name,
             sha256=deposit.sha256,
@@ -338,6 +367,7 @@ def process_deposit(
             limits=context.limits,
             trust_roots=context.trust_roots,
             validation_time=now,
+            directory=context.directory,
         )
     except InputError as exc:
         return DepositResult(

@@ -18,6 +18,7 @@ from pipeline.extract import pdf_text
 from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
     PartyNumber,
+    PublicStructure,
     _siren_of_the_vat,
     build_doc,
     find_fields,
@@ -1272,6 +1273,54 @@ def test_a_legal_footer_that_ocr_cut_into_cells_still_names_the_issuer() -> None
     )  # fmt: skip
     found = find_fields([page(*rows, source=FieldSource.OCR)]).fields
     assert found.supplier_name.value == "PROPRETÉ CHEVALIER"
+
+
+def _listed(*sirets: str) -> PublicStructure:
+    return lambda number: number in sirets
+
+
+_JOINER_LETTERHEAD = (
+    row(60, (50, "Menuiserie Lefèvre SARL"), size=14),
+    row(80, (50, "SIRET 552 462 814 00013")),
+    row(200, (50, "Facture n° F-2025-001")),
+)
+
+
+def test_the_only_printed_siret_the_directory_lists_is_the_recipient_s() -> None:
+    rows = (*_JOINER_LETTERHEAD, row(700, (50, "Identifiants : 11000201100044 / 21750001600019")))
+    assert find_fields([page(*rows)]).fields.recipient_siret.value is None
+    found = find_fields([page(*rows)], public_structure=_listed("11000201100044")).fields
+    assert found.recipient_siret.value == "11000201100044"
+    assert found.supplier_siret.value == "55246281400013"
+    assert found.recipient_siret.confidence < 0.95  # a choice among numbers, not a label
+
+
+def test_a_recipient_siret_in_no_directory_gives_way_to_the_listed_one() -> None:
+    rows = (
+        *_JOINER_LETTERHEAD,
+        row(120, (300, "Destinataire : SIRET 217 500 016 00019")),
+        row(700, (50, "Réf. 11000201100044")),
+    )
+    assert find_fields([page(*rows)]).fields.recipient_siret.value == "21750001600019"
+    reading = find_fields([page(*rows)], public_structure=_listed("11000201100044"))
+    assert reading.fields.recipient_siret.value == "11000201100044"
+    assert any(
+        f.code == "FIELD_CORRECTED" and "21750001600019" in f.message for f in reading.findings
+    )
+
+
+def test_two_listed_sirets_leave_the_recipient_as_read() -> None:
+    rows = (*_JOINER_LETTERHEAD, row(700, (50, "Identifiants : 11000201100044 / 21750001600019")))
+    listed = _listed("11000201100044", "21750001600019")
+    assert find_fields([page(*rows)], public_structure=listed).fields.recipient_siret.value is None
+
+
+def test_the_supplier_s_listed_siret_is_not_taken_for_the_recipient() -> None:
+    # A public body invoicing: its own SIRET, listed, stays the supplier's.
+    rows = (*_JOINER_LETTERHEAD, row(700, (50, "Identifiants : 21750001600019")))
+    found = find_fields([page(*rows)], public_structure=_listed("55246281400013")).fields
+    assert found.supplier_siret.value == "55246281400013"
+    assert found.recipient_siret.value is None
 
 
 def test_the_supplier_s_siret_is_the_one_whose_siren_its_vat_id_carries() -> None:

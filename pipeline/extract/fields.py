@@ -2036,9 +2036,20 @@ def choose(candidates: Sequence[Candidate]) -> Choice | None:
     return Choice(best, best_conf, runner_up)
 
 
-def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> FieldReading:
+#: Whether a SIRET is a public structure's, as the directory of public structures says.
+PublicStructure = Callable[[str], bool]
+
+
+def find_fields(
+    pages: Sequence[Page],
+    *,
+    kind: DocumentKind | None = None,
+    public_structure: PublicStructure | None = None,
+) -> FieldReading:
     """Pre-fill every canonical field from the words of the pages. ``kind``, when known,
-    says whose letterhead it is (an état d'acompte is the maître d'œuvre's)."""
+    says whose letterhead it is (an état d'acompte is the maître d'œuvre's);
+    ``public_structure``, the directory's lookup, which printed SIRET can be the
+    recipient's."""
     doc = build_doc(pages)
     findings: list[Finding] = []
     labelled = labelled_candidates(doc)
@@ -2068,7 +2079,7 @@ def find_fields(pages: Sequence[Page], *, kind: DocumentKind | None = None) -> F
         by_field[cand.field].append(cand)
     values.update(_amount_fields(doc, by_field, findings))
     values["currency"] = _currency(doc)
-    values.update(_party_fields(doc, labelled, kind, findings))
+    values.update(_party_fields(doc, labelled, kind, findings, public_structure))
     values.update(name_fields(doc, kind))
     return FieldReading(fields=PieceFields(**values), findings=tuple(findings))
 
@@ -2897,7 +2908,11 @@ def _source(doc: Doc) -> FieldSource | None:
 
 
 def _party_fields(
-    doc: Doc, labelled: list[Candidate], kind: DocumentKind | None, findings: list[Finding]
+    doc: Doc,
+    labelled: list[Candidate],
+    kind: DocumentKind | None,
+    findings: list[Finding],
+    public_structure: PublicStructure | None = None,
 ) -> dict[str, ExtractedField]:
     sirets = _as_issued(party_numbers(doc, labelled, "siret", find_sirets), kind)
     vats = _as_issued(party_numbers(doc, labelled, "vat", find_vat_ids), kind)
@@ -2914,6 +2929,10 @@ def _party_fields(
     supplier = _best_party(subcontractors or sirets, "supplier", roles, paid)
     taken = {pick[0].value for pick in (recipient, moa, moe) if pick is not None}
     supplier = _siren_of_the_vat(subcontractors or sirets, vats, supplier, roles, paid, taken)
+    if public_structure is not None:
+        recipient = _recipient_of_the_directory(
+            sirets, recipient, (supplier, moe), public_structure, findings
+        )
     supplier_vat = _supplier_vat(vats, sirets, supplier, paid, findings)
     if supplier_vat and supplier and supplier_vat[0].value[4:] == supplier[0].value[:9]:
         # The VAT number carries the SIREN: both readings confirm each other.
@@ -2934,6 +2953,42 @@ def _party_fields(
         number, score = pick
         result[name] = extracted(doc, number.value, score, number.line, number.start, number.end)
     return result
+
+
+#: How much a printed, checksum-valid SIRET gains from being the only one of the page
+#: in the directory of public structures, up to ``_DIRECTORY_MAX``.
+_DIRECTORY_FACTOR = 1.3
+_DIRECTORY_MAX = 0.9
+
+
+def _recipient_of_the_directory(
+    sirets: list[PartyNumber],
+    recipient: tuple[PartyNumber, float] | None,
+    others: tuple[tuple[PartyNumber, float] | None, ...],
+    public_structure: PublicStructure,
+    findings: list[Finding],
+) -> tuple[PartyNumber, float] | None:
+    """The recipient is a public structure: where no SIRET was found for it, or the one
+    found is in no directory, the page's only SIRET that the directory lists and no other
+    party holds is the recipient's. Two listed SIRETs (a public maître d'œuvre beside the
+    MOA) leave the choice as it was."""
+    if recipient is not None and public_structure(recipient[0].value):
+        return recipient
+    held = {pick[0].value for pick in others if pick is not None}
+    listed = [n for n in sirets if n.value not in held and public_structure(n.value)]
+    if len({n.value for n in listed}) != 1:
+        return recipient
+    best = max(listed, key=lambda n: n.confidence)
+    if recipient is not None:
+        _corrected(
+            findings,
+            "recipient_siret",
+            recipient[0].value,
+            best.value,
+            "the SIRET read for the recipient is in no directory of public structures; "
+            "this one, printed on the page, is",
+        )
+    return best, min(_DIRECTORY_MAX, best.confidence * _DIRECTORY_FACTOR)
 
 
 def _as_issued(numbers: list[PartyNumber], kind: DocumentKind | None) -> list[PartyNumber]:

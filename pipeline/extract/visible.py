@@ -16,7 +16,7 @@ from pydantic import Field
 
 from pipeline import pdfium
 from pipeline.extract.classify import classify
-from pipeline.extract.fields import find_fields, settle_for_kind
+from pipeline.extract.fields import PublicStructure, find_fields, settle_for_kind
 from pipeline.extract.ocr import ocr_pages
 from pipeline.extract.pdf_text import Page, text_layer_pages
 from pipeline.models import Finding, Frozen, KindGuess, PieceFields, Severity
@@ -60,17 +60,28 @@ def text_layer_usable(page: Page) -> bool:
 
 
 def read_visible(
-    data: bytes, *, dpi: int = 300, ocr_workers: int = 2, force_ocr: bool = False
+    data: bytes,
+    *,
+    dpi: int = 300,
+    ocr_workers: int = 2,
+    force_ocr: bool = False,
+    public_structure: PublicStructure | None = None,
 ) -> VisibleReading:
     """Fields and kind of a PDF from its visible content."""
     pages, scanned = read_pages(data, dpi=dpi, ocr_workers=ocr_workers, force_ocr=force_ocr)
-    return reading_from_pages(pages, scanned)
+    return reading_from_pages(pages, scanned, public_structure=public_structure)
 
 
-def reading_from_pages(pages: list[Page], scanned: tuple[int, ...]) -> VisibleReading:
-    """Fields and kind from pages already read (``read_pages``)."""
+def reading_from_pages(
+    pages: list[Page],
+    scanned: tuple[int, ...],
+    *,
+    public_structure: PublicStructure | None = None,
+) -> VisibleReading:
+    """Fields and kind from pages already read (``read_pages``); ``public_structure``
+    is the directory's lookup (``find_fields``)."""
     kind = classify(pages)
-    reading = find_fields(pages, kind=kind.value)
+    reading = find_fields(pages, kind=kind.value, public_structure=public_structure)
     return VisibleReading(
         fields=settle_for_kind(reading.fields, kind.value),
         document_kind=kind,
