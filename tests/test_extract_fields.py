@@ -1275,6 +1275,22 @@ def test_a_legal_footer_that_ocr_cut_into_cells_still_names_the_issuer() -> None
     assert found.supplier_name.value == "PROPRETÉ CHEVALIER"
 
 
+def test_a_vat_id_is_never_the_piece_s_number() -> None:
+    # OCR lost « TVA intracom. » between the label and the VAT id: « N° FR… ».
+    rows = (
+        row(120, (300, "FACTURE"), size=16),
+        row(140, (300, "N°"), (350, "FR88552462814")),
+        row(160, (300, "Réf."), (350, "FC24101059")),
+    )
+    assert value(*rows, field="invoice_number") == "FC24101059"
+
+
+def test_a_number_shaped_like_a_vat_id_with_a_wrong_key_is_trusted_less() -> None:
+    found = fields_of(row(80, (50, "Facture N° FR99552462814")))
+    assert found.invoice_number.value == "FR99552462814"
+    assert found.invoice_number.confidence < 0.4
+
+
 def _listed(*sirets: str) -> PublicStructure:
     return lambda number: number in sirets
 

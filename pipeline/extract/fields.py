@@ -2065,9 +2065,9 @@ def find_fields(
     # too weak to keep (a table's « N° » column): a reference under the title, if one
     # looks the part, as a guess.
     others = {v.value for v in values.values() if v.value}
-    numbers = by_field["invoice_number"]
+    numbers = _without_vat_ids(by_field["invoice_number"])
     if all(c.confidence < MIN_VALUE_CONFIDENCE for c in numbers):
-        numbers = numbers + _reference_under_title(doc, others)
+        numbers = numbers + _without_vat_ids(_reference_under_title(doc, others))
     values["invoice_number"] = _field_from_choice(
         doc, "invoice_number", choose(_without_cut_readings(doc, numbers)), findings
     )
@@ -2108,6 +2108,25 @@ def _without_cut_readings(doc: Doc, candidates: list[Candidate]) -> list[Candida
         longer = [v for v in full if len(v) > len(cand.value) and v.startswith(cand.value)]
         if ocr and cand.value[-1:].isdigit() and any(v[len(cand.value)].isdigit() for v in longer):
             continue
+        kept.append(cand)
+    return kept
+
+
+#: The shape of a French VAT id: FR, a two-character key, the SIREN.
+_VAT_SHAPE_RE = re.compile(r"FR[0-9A-Z]{2}\d{9}")
+
+
+def _without_vat_ids(candidates: list[Candidate]) -> list[Candidate]:
+    """A VAT id is never the piece's number, though OCR can join it to a number label
+    (« N° TVA intracom. » read as « N° … »): one that passes its checksum goes, one that
+    only has its shape is trusted much less."""
+    kept = []
+    for cand in candidates:
+        compact = cand.value.replace(" ", "").upper()
+        if _VAT_SHAPE_RE.fullmatch(compact):
+            if stdnum_tva.is_valid(compact):
+                continue
+            cand = replace(cand, confidence=cand.confidence * 0.3)
         kept.append(cand)
     return kept
 
