@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pipeline.extract import pdf_text
 from pipeline.extract.classify import classify
 from pipeline.extract.fields import (
+    FieldReading,
     PartyNumber,
     PublicStructure,
     _siren_of_the_vat,
@@ -825,7 +826,7 @@ def test_amounts_that_do_not_add_up_are_kept_with_less_confidence() -> None:
             [
                 page(
                     row(400, (300, "Total HT"), (450, "1 250,00 €")),
-                    row(415, (300, "TVA 20 %"), (450, "250,00 €")),
+                    row(415, (300, "TVA"), (450, "250,00 €")),
                     row(430, (300, "Total TTC"), (450, "1 520,00 €")),
                     source=source,
                 )
@@ -1052,6 +1053,54 @@ def test_a_difference_no_rate_confirms_is_only_implied() -> None:
     )
     assert found.total_tax.value == "127.50"
     assert found.total_tax.confidence < 0.5
+
+
+def test_a_single_rate_the_difference_contradicts_derives_nothing() -> None:
+    # 20 % of 1 000,00 is not 1 300,00 − 1 000,00: HT or TTC is misread; no VAT is guessed.
+    found = fields_of(
+        row(400, (300, "Total HT"), (450, "1 000,00 €")),
+        row(415, (300, "TVA 20 %")),
+        row(430, (300, "Total TTC"), (450, "1 300,00 €")),
+    )
+    assert found.total_tax.value is None
+
+
+def test_a_credit_note_s_minus_read_as_a_4_is_undone_by_the_rate() -> None:
+    reading = find_fields(
+        [
+            page(
+                row(400, (300, "Total HT"), (450, "-9 887,39 €")),
+                row(415, (300, "TVA 20 %")),
+                row(430, (300, "Total TTC"), (450, "41 864,87 €")),  # « -11 864,87 »
+                source=FieldSource.OCR,
+            )
+        ],
+        kind=DocumentKind.CREDIT_NOTE,
+    )
+    assert reading.fields.total_incl_tax.value == "11864.87"
+    assert reading.fields.total_tax.value == "1977.48"
+    assert any(
+        f.code == "FIELD_CORRECTED" and f.field == "total_incl_tax" for f in reading.findings
+    )
+
+
+def test_the_printed_rate_says_which_of_three_ocr_totals_slipped() -> None:
+    # 1 250 + 250 ≠ 1 520, and each of the three is one digit off what the other two give;
+    # 20 % of 1 250 is 250: the TTC slipped. A text layer prints what it prints.
+    def reading(source: FieldSource) -> FieldReading:
+        return find_fields(
+            [
+                page(
+                    row(400, (300, "Total HT"), (450, "1 250,00 €")),
+                    row(415, (300, "TVA 20 %"), (450, "250,00 €")),
+                    row(430, (300, "Total TTC"), (450, "1 520,00 €")),
+                    source=source,
+                )
+            ]
+        )
+
+    assert reading(FieldSource.OCR).fields.total_incl_tax.value == "1500.00"
+    assert reading(FieldSource.TEXT_LAYER).fields.total_incl_tax.value == "1520.00"
 
 
 def test_no_vat_is_made_up_where_the_page_never_mentions_it() -> None:

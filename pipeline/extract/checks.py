@@ -42,8 +42,11 @@ _RATE_RE = re.compile(r"(\d{1,2}(?:[.,]\d{1,3})?)\s*%")
 
 def parse_rate(text: str) -> Decimal | None:
     """The rate in a folded label such as ``tva 5,5 %`` or ``tva (20 %)``."""
-    match = _RATE_RE.search(text)
-    if not match:
-        return None
-    rate = Decimal(match.group(1).replace(",", "."))
-    return rate if 0 < rate <= 30 else None
+    rates = parse_rates(text)
+    return rates[0] if rates else None
+
+
+def parse_rates(text: str) -> list[Decimal]:
+    """Every rate in a folded text, in order (``tva 5,5 % et 20 %``)."""
+    rates = (Decimal(match.group(1).replace(",", ".")) for match in _RATE_RE.finditer(text))
+    return [rate for rate in rates if 0 < rate <= 30]

@@ -40,7 +40,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
-from pipeline.extract.checks import net_after, parse_rate, rate_holds
+from pipeline.extract.checks import net_after, parse_rate, parse_rates, rate_holds, vat_of
 from pipeline.extract.layout import (
     MAX_CONFIDENCE,
     MIN_CONFIDENCE,
@@ -2547,9 +2547,8 @@ def _settle_totals(
     present = {name: choice for name, choice in choices.items() if choice is not None}
     difference = _vat_of_the_difference(doc, choices)
     if difference is not None:
-        vat, confirmed = difference
-        vat_read = choices["total_tax"]
-        if confirmed:
+        vat, vat_read = difference.vat, choices["total_tax"]
+        if difference.confirmed:
             # HT × the printed rate = TTC − HT: two checks agree on all three.
             if vat_read is not None and vat_read.candidate.value != vat.value:
                 _corrected(
@@ -2560,10 +2559,22 @@ def _settle_totals(
                     "TTC − HT, which the printed VAT rate confirms",
                 )
             ht, ttc = present["total_excl_tax"].candidate, present["total_incl_tax"].candidate
+            if difference.ttc is not None:
+                _corrected(
+                    findings,
+                    "total_incl_tax",
+                    ttc.value,
+                    difference.ttc.value,
+                    "HT × (1 + the printed VAT rate), one digit off what OCR read",
+                )
+                ttc = difference.ttc
             return {
                 "total_excl_tax": (ht, _checked(ht.confidence)),
                 "total_tax": (vat, vat.confidence),
-                "total_incl_tax": (ttc, _checked(ttc.confidence)),
+                "total_incl_tax": (
+                    ttc,
+                    _checked(ttc.confidence) if difference.ttc is None else ttc.confidence,
+                ),
             }
         if vat_read is None:
             present["total_tax"] = Choice(vat, vat.confidence, 0.0)
@@ -2597,34 +2608,66 @@ _DIFFERENCE_IMPLIED = 0.45
 _VAT_MENTION_RE = re.compile(r"\bt\.?\s?v\.?\s?a\b")
 
 
-def _vat_of_the_difference(
-    doc: Doc, choices: dict[str, Choice | None]
-) -> tuple[Candidate, bool] | None:
+@dataclass(frozen=True)
+class _Difference:
+    """A VAT taken as TTC − HT (``_vat_of_the_difference``)."""
+
+    vat: Candidate
+    confirmed: bool  # a printed rate gives it
+    ttc: Candidate | None = None  # the TTC with OCR's slip undone, when one was
+
+
+def _vat_of_the_difference(doc: Doc, choices: dict[str, Choice | None]) -> _Difference | None:
     """The VAT a careful clerk takes when HT and TTC are read and no VAT amount adds up
-    with them: TTC − HT, at the place the page mentions the VAT, and whether a VAT rate
-    printed there confirms it (HT × rate = TTC − HT). A single rate confirms; a piece
-    with several rates only implies it."""
+    with them: TTC − HT, at the place the page mentions the VAT.
+
+    A VAT rate printed there that gives it (HT × rate = TTC − HT) confirms it; on an OCR'd
+    page, a TTC one digit off HT × (1 + rate) is that slip undone (a credit note's minus
+    read as a 4: « 41 864,87 » for « -11 864,87 »). A single rate that gives neither says
+    HT or TTC is wrong, and nothing is derived; with several rates, or none printed, the
+    difference is only implied."""
     ht, ttc = choices["total_excl_tax"], choices["total_incl_tax"]
     if ht is None or ttc is None:
         return None
-    difference = Decimal(ttc.candidate.value) - Decimal(ht.candidate.value)
-    if difference < 0:
-        return None
     base = Decimal(ht.candidate.value)
+    difference = Decimal(ttc.candidate.value) - base
+    sure = min(ht.confidence, ttc.confidence)
     mention: tuple[int, int, int] | None = None
+    rates: set[Decimal] = set()
     for index, line in enumerate(doc.lines):
         for match in _VAT_MENTION_RE.finditer(line.folded):
-            rate = parse_rate(line.folded[match.end() : match.end() + 32])
-            if rate is not None and rate_holds(base, rate, difference):
-                sure = min(ht.confidence, ttc.confidence) * _DIFFERENCE_CONFIRMED
-                return Candidate(
-                    "total_tax", format_amount(difference), sure, index, *match.span()
-                ), True
             mention = mention or (index, *match.span())
+            for rate in parse_rates(line.folded[match.end() : match.end() + 32]):
+                rates.add(rate)
+                if difference >= 0 and rate_holds(base, rate, difference):
+                    vat = Candidate(
+                        "total_tax",
+                        format_amount(difference),
+                        sure * _DIFFERENCE_CONFIRMED,
+                        index,
+                        *match.span(),
+                    )
+                    return _Difference(vat, confirmed=True)
     if mention is None:
         return None
-    implied = min(ht.confidence, ttc.confidence) * _DIFFERENCE_IMPLIED
-    return Candidate("total_tax", format_amount(difference), implied, *mention), False
+    if len(rates) == 1:
+        (rate,) = rates
+        vat_value = vat_of(base, rate)
+        wanted = format_amount(base + vat_value)
+        read = ttc.candidate
+        if doc.lines[read.line].page.source is FieldSource.OCR and _one_digit_off(
+            read.value, wanted
+        ):
+            vat = Candidate(
+                "total_tax", format_amount(vat_value), sure * _DIFFERENCE_CONFIRMED, *mention
+            )
+            return _Difference(vat, confirmed=True, ttc=replace(read, value=wanted))
+    if len(rates) == 1 or difference < 0:
+        return None
+    implied = Candidate(
+        "total_tax", format_amount(difference), sure * _DIFFERENCE_IMPLIED, *mention
+    )
+    return _Difference(implied, confirmed=False)
 
 
 def _far_surer(best: _Triple, other: _Triple) -> bool:
