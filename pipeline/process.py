@@ -187,7 +187,9 @@ def read_piece(
             data,
             dpi=settings.ocr_dpi,
             ocr_workers=settings.ocr_workers,
-            public_structure=public_structure_lookup(directory or settings_directory(settings)),
+            public_structure=public_structure_lookup(
+                settings_directory(settings) if directory is None else directory
+            ),
         )
         return PieceDraft(
             file=file_name,

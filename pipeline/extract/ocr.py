@@ -42,7 +42,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 
@@ -138,10 +138,7 @@ class _Reading:
 
     @property
     def mean_confidence(self) -> float:
-        chars = sum(len(w.text) for w in self.words)
-        if not chars:
-            return 0.0
-        return sum(w.confidence * len(w.text) for w in self.words) / chars
+        return _mean_confidence(self.words)
 
     @property
     def doubtful_share(self) -> float:
@@ -711,8 +708,8 @@ def _second_readings(
        and their confident words added.
     """
     stretches = _rereadable_stretches(words)
-    crops = [(image, _stretch_box(image, words, stretch)) for stretch in stretches]
-    second = _read_stacked(crops, dpi=dpi, lang=lang)
+    boxes = [_stretch_box(image, words, stretch) for stretch in stretches]
+    second = _read_stacked(image, boxes, dpi=dpi, lang=lang)
     replaced: set[int] = set()
     added: list[_RawWord] = []
     for index, stretch in enumerate(stretches):
@@ -720,10 +717,7 @@ def _second_readings(
         old = [words[i] for i in stretch]
         if _surer_reading(old, new):
             replaced.update(stretch)
-            line = old[0].line
-            added.extend(
-                _RawWord(w.text, w.left, w.top, w.right, w.bottom, w.confidence, line) for w in new
-            )
+            added.extend(replace(w, line=old[0].line) for w in new)
     # A word the line kept may stand inside a stretch's box and be read again there.
     mended = [
         w
@@ -732,7 +726,7 @@ def _second_readings(
     ]
     mended += added
     masked, bands = _missed_bands(image, mended, dpi=dpi)
-    recovered = _read_stacked([(masked, band) for band in bands], dpi=dpi, lang=lang)
+    recovered = _read_stacked(masked, bands, dpi=dpi, lang=lang)
     return mended + [
         w for w in recovered if w.confidence >= 0.5 and any(ch.isalnum() for ch in w.text)
     ]
@@ -886,14 +880,13 @@ def _stretch_box(
 
 
 def _read_stacked(
-    crops: Sequence[tuple[Image.Image, tuple[int, int, int, int]]], *, dpi: int, lang: str
+    image: Image.Image, boxes: Sequence[tuple[int, int, int, int]], *, dpi: int, lang: str
 ) -> list[_RawWord]:
-    """The words of the given boxes (each of its own image, all of the page's size), in
-    the page's pixels, read in one call with the crops stacked on one sheet. Each word
-    carries the index of its crop in place of its block number."""
-    if not crops:
+    """The words of the given boxes of ``image``, in its pixels, read in one call with
+    the crops stacked on one sheet. Each word carries the index of its box in place of
+    its block number."""
+    if not boxes:
         return []
-    boxes = [box for _, box in crops]
     spacing = dpi // 6
     sheet = Image.new(
         "L",
@@ -902,7 +895,7 @@ def _read_stacked(
     )
     placed: list[tuple[int, tuple[int, int, int, int]]] = []  # (top on the sheet, box)
     top = 0
-    for image, box in crops:
+    for box in boxes:
         sheet.paste(image.crop(box), (0, top))
         placed.append((top, box))
         top += box[3] - box[1] + spacing
