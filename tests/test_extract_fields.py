@@ -2756,3 +2756,108 @@ def test_ocr_letters_read_for_digits_in_a_siret() -> None:
     assert (
         value(row(200, (330, "SIRET client : 110 002 OIL 00044")), field="recipient_siret") is None
     )
+
+
+# --------------------------------------------------------------------------- header rows
+
+
+def test_references_in_a_header_row_with_a_wrapped_heading() -> None:
+    # A portal export: the headings in one row (one wrapped onto a second line), the
+    # values in the row under them; « Bon de commande » stops at its cell.
+    found = fields_of(
+        row(
+            100,
+            (50, "Pièce comptable n°"),
+            (150, "Émis le"),
+            (230, "Date d'exigibilité"),
+            (330, "N° de commande"),
+            (430, "Bon de commande"),
+            (510, "N° marché"),
+            size=8,
+        ),
+        row(108, (330, "client"), size=8),
+        row(
+            120,
+            (50, "FA234457"),
+            (150, "28/03/2025"),
+            (230, "27/04/2025"),
+            (330, "817936"),
+            (430, "—"),
+            (510, "AO-2025-CHB-33"),
+            size=8,
+        ),
+    )
+    assert found.invoice_number.value == "FA234457"
+    assert found.issue_date.value == "2025-03-28"
+    assert found.engagement_number.value == "817936"
+    assert found.contract_number.value == "AO-2025-CHB-33"
+
+
+@pytest.mark.parametrize(
+    ("wording", "field"),
+    [
+        ("N° décompte", "invoice_number"),
+        ("N° de note de crédit", "invoice_number"),
+        ("Service à facturer", "service_code"),
+        ("Convention n°", "contract_number"),
+        ("Coordonnées bancaires", "iban"),
+    ],
+)
+def test_more_label_wordings(wording: str, field: str) -> None:
+    values = {
+        "invoice_number": ("DG24-2460", "DG24-2460"),
+        "service_code": ("BAT-71", "BAT-71"),
+        "contract_number": ("M23-9604", "M23-9604"),
+        "iban": ("FR76 3000 4251 2947 3680 6826 948", "FR7630004251294736806826948"),
+    }
+    printed, expected = values[field]
+    assert value(row(100, (50, f"{wording} : {printed}")), field=field) == expected
+
+
+@pytest.mark.parametrize(
+    "wording", ["Date d'exigibilité", "À payer avant le", "Payable le", "Règlement au"]
+)
+def test_due_date_wordings_are_neither_the_issue_date_nor_the_net(wording: str) -> None:
+    found = fields_of(
+        row(100, (50, "Date de facture :"), (200, "12/03/2025")),
+        row(115, (50, f"{wording} :"), (200, "11/04/2025")),
+        row(300, (300, "Net à payer"), (480, "1 200,00 €")),
+    )
+    assert found.issue_date.value == "2025-03-12"
+    assert found.amount_due.value == "1200.00"
+
+
+def test_an_event_date_wrapped_in_prose_is_not_the_issue_date() -> None:
+    found = fields_of(
+        row(100, (50, "Référence du document"), (250, "En date du")),
+        row(115, (50, "DG-2024-267"), (250, "25/10/2024")),
+        row(
+            150,
+            (
+                50,
+                "Opération : Réhabilitation · Montant HT : 389 500,00 € · Notifié",
+            ),
+        ),
+        row(161, (50, "le : 15/01/2024 · Ordre de service n° 1 du : 24/03/2024")),
+    )
+    assert found.invoice_number.value == "DG-2024-267"
+    assert found.issue_date.value == "2024-10-25"
+
+
+def test_a_vat_summary_gives_its_total_row_after_several_rates() -> None:
+    found = fields_of(
+        row(
+            300,
+            (50, "Taux TVA"),
+            (120, "Montant total HT"),
+            (220, "Total des taxes"),
+            (320, "Total TTC"),
+        ),
+        row(315, (50, "20 %"), (120, "29 795,50 €"), (220, "5 959,10 €"), (320, "35 754,60 €")),
+        row(330, (50, "10 %"), (120, "49 689,00 €"), (220, "4 968,90 €"), (320, "54 657,90 €")),
+        row(345, (50, "5,5 %"), (120, "14 292,00 €"), (220, "786,06 €"), (320, "15 078,06 €")),
+        row(360, (50, "Total"), (120, "93 776,50 €"), (220, "11 714,06 €"), (320, "105 490,56 €")),
+    )
+    assert found.total_excl_tax.value == "93776.50"
+    assert found.total_tax.value == "11714.06"
+    assert found.total_incl_tax.value == "105490.56"

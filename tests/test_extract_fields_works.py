@@ -627,3 +627,30 @@ def test_a_siret_cut_by_the_end_of_a_line_of_prose(wrapped: str, expected: str |
     )
     # Joined only when the fourteen digits pass the checksum.
     assert found.supplier_siret.value == expected
+
+
+def test_the_letterhead_is_not_the_firm_named_in_a_row_of_its_own() -> None:
+    # A décompte général printed by the MOE: the paid firm is the « Entreprise » row.
+    found = read(
+        row(30, (45, "Cabinet Lambert & Perrin"), (380, "DÉCOMPTE GÉNÉRAL"), size=13),
+        row(50, (45, "127 place de l'Industrie – 72000 Le Mans – SIRET : 79079256800087")),
+        row(80, (45, "Rôle"), (130, "Raison sociale"), (380, "SIRET"), (470, "N° TVA")),
+        row(
+            95,
+            (45, "MOA"),
+            (130, "COMMUNAUTÉ DE COMMUNES DU PAYS DE BOURGES"),
+            (380, "20181488600077"),
+            (470, "–"),
+        ),
+        row(
+            110,
+            (45, "Entreprise"),
+            (130, "GÉNIE CLIMATIQUE GARNIER SAS"),
+            (380, "19390057800066"),
+            (470, "FR 21 193 900 578"),
+        ),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    assert found.supplier_name.value == "GÉNIE CLIMATIQUE GARNIER"
+    assert found.supplier_siret.value == "19390057800066"
+    assert found.recipient_name.value == "COMMUNAUTÉ DE COMMUNES DU PAYS DE BOURGES"

@@ -599,6 +599,7 @@ LABELS: tuple[Label, ...] = (
         not_after=rf"(?:de\s+(?:la\s+)?|du\s+|d')?(?:{_NOT_AN_INVOICE_REF}|fact|document|piece)",
     ),
     make_label("invoice_number", rf"\b(?:avoir|note\s+de\s+credit)\s+{_N}", 0.95),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+(?:la\s+)?)?note\s+de\s+credit\b", 0.95),
     # A works firm's "mémoire", an architect's fee note: the piece under its own name.
     make_label("invoice_number", rf"\b(?:memoire|note\s+d'honoraires)\s+{_N}", 0.85),
     make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?document\b|\bdocument\s+{_N}", 0.8),
@@ -649,14 +650,15 @@ LABELS: tuple[Label, ...] = (
         0.85,
     ),
     make_label("invoice_number", rf"\betat\s+d'acompte(?:\s+(?:mensuel\s+)?valide)?\s+{_N}", 0.7),
+    make_label("invoice_number", rf"\b{_N}\s*(?:de\s+|du\s+)?decompte\b", 0.8),
     make_label(
         "invoice_number",
-        rf"\b(?:{_N}\s*(?:de\s+(?:la\s+)?)?piece(?:\s+comptable)?|piece\s+{_N})",
+        rf"\b(?:{_N}\s*(?:de\s+(?:la\s+)?)?piece(?:\s+comptable)?|piece(?:\s+comptable)?\s+{_N})",
         0.85,
     ),
     make_label(
         "invoice_number",
-        r"\bref(?:erence)?\b\.?\s+(?:de\s+(?:la|notre)\s+)?(?:facture|piece|document|avoir)\b",
+        r"\bref(?:erence)?\b\.?\s+(?:du\s+|de\s+(?:la|notre)\s+)?(?:facture|piece|document|avoir)\b",
         0.85,
         not_before=r"(?:vos|votre|v/)",
     ),
@@ -880,6 +882,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label("service_code", r"\ba\s+l'attention\s+du\s+service\b", 0.7),
     make_label("service_code", r"\bservice\s+destinataire\b(?:\s+\(code\))?", 0.85),
+    make_label("service_code", r"\bservice\s+(?:a\s+facturer|facture)\b", 0.8),
     make_label("service_code", r"\bcode\s+(?:de\s+)?routage\b|\bcode_routage\b", 0.8),
     make_label("service_code", r"\bidentifiant\s+(?:du\s+)?service\b", 0.85),
     make_label("service_code", r"\bref(?:erence)?\.?\s+(?:du\s+)?service\b", 0.75),
@@ -945,6 +948,9 @@ LABELS: tuple[Label, ...] = (
     make_label("contract_number", rf"\b(?:mapa|procedure\s+adaptee)\s+{_N}", 0.8),
     make_label("contract_number", rf"\b(?:contrat\s+{_N}|{_N}\s*(?:de\s+|du\s+)?contrat)", 0.8),
     make_label("contract_number", r"\bmarche\s*:", 0.7),
+    make_label(
+        "contract_number", rf"\b(?:convention\s+{_N}|{_N}\s*(?:de\s+(?:la\s+)?)?convention\b)", 0.8
+    ),
     # "… – marché M24-0012", "au titre du contrat 2023-MT-118": a bare « marché » or
     # « contrat » before something shaped like a reference (letters and digits, or digits
     # cut by a dash or a slash), never before an amount or a date.
@@ -979,6 +985,7 @@ LABELS: tuple[Label, ...] = (
     make_label("contract_number", r"\bnumero\s+(?:de\s+|du\s+)?(?:marche|contrat)\b", 0.9),
     make_label("contract_number", r"(?:^|\t)\s*marche\s*(?=\t|$)", 0.7),
     make_label("iban", r"\biban\b", 0.95),
+    make_label("iban", r"\bcoordonnees\s+bancaires\b|\bcompte\s+(?:bancaire|a\s+crediter)\b", 0.8),
     # ---- distractors: labels of other numbers, so no value is taken across them
     make_label(None, rf"\b(?:acompte|situation|devis|lot|tranche|dossier|affaire|client)\s+{_N}"),
     make_label(
@@ -994,7 +1001,21 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(None, rf"\bavoir\s+sur\s+(?:la\s+)?facture\b(?:\s*{_N})?"),
     make_label(None, r"\b(?:date +(?:d'|de +)?)?echeance\b|\bdate\s+limite\b"),
+    # The due date by its other wordings: « Date d'exigibilité », « À payer avant le »,
+    # « Payable le », « Règlement au » (longer than the « à payer » of the net to pay).
+    make_label(
+        None,
+        r"\bdate\s+d'exigibilite\b|\bexigible\s+le\b|"
+        r"\b(?:a\s+(?:payer|regler)|payable|paiement)\s+(?:avant|au\s+plus\s+tard)\s+le\b|"
+        r"\bpayable\s+le\b|\b(?:reglement|paiement)\s+(?:au|le)\b(?=\s*:?\s*(?:\t|$|1er|\d))",
+    ),
     make_label(None, r"\bdate\s+de\s+(?:livraison|commande|debut|fin|reception)\b"),
+    # Another event's date: « Notifié le », « Signé le » (maybe wrapped before « le »).
+    make_label(
+        None,
+        r"\b(?:notifiee?|signee?|livree?s?|receptionnee?s?|acceptee?|commandee?|payee?|"
+        r"reglee?|recue?|commencee?s?|terminee?s?|achevee?s?|visee?)\s+le\b",
+    ),
     make_label(None, r"\b(?:periode|du)\b(?=\s+\d{1,2}\s?[/.-]\d{1,2}[/.-]\d{2,4}\s+au\b)"),
     make_label(
         None,
@@ -1005,7 +1026,9 @@ LABELS: tuple[Label, ...] = (
     make_label(None, r"\bcumul\w*\b|\bprecedent\w*\b|\banterieur\w*\b"),
     make_label(
         None,
-        r"\bretenue\s+de\s+garantie\b|\brg\b(?=\s*\d)|\bavance\b|\brevision\s+des\s+prix\b",
+        r"\bretenue\s+de\s+garantie\b|\bret(?:enue|\.)?\s+(?:de\s+)?garantie\b|\brg\b(?=\s*\d)|"
+        r"\bavance\b|\bacomptes?\b(?=\s+(?:deja|a\s+la\s+commande|recu|percu|verse|encaisse))|"
+        r"\brevision\s+des\s+prix\b",
     ),
 )
 
@@ -1019,6 +1042,7 @@ def build_doc(pages: Sequence[Page]) -> Doc:
     )
     hits = [_line_hits(line, i) for i, line in enumerate(lines)]
     _join_wrapped_labels(lines, hits)
+    _drop_labels_wrapped_from_prose(lines, hits)
     _label_generic_cells_under_headings(lines, hits)
     return Doc(lines=lines, hits=tuple(hits))
 
@@ -1116,7 +1140,9 @@ def _with_truncated_words_completed(text: str) -> tuple[str, list[tuple[int, int
     last = 0
     for match in _TRUNCATED_RE.finditer(text):
         prefix = match.group(1)
-        words = [w for ws in _LABEL_WORDS.values() for w in ws if w.startswith(prefix)]
+        words = sorted(w for ws in _LABEL_WORDS.values() for w in ws if w.startswith(prefix))
+        if words and all(w.startswith(words[0]) for w in words):
+            words = words[:1]  # "commande", not its inflections ("commandee")
         if len(words) == 1 and words[0] != prefix:
             parts += [text[last : match.start()], words[0]]
             edits.append((match.start(), match.end(), len(words[0])))
@@ -1154,7 +1180,19 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
         )
         wording_length[hit] = len(text[start:end].rstrip(" \t:"))
     hits = list(wording_length)
-    found = [hit for hit in hits if not _spans_into_another_label(line, hit, hits)]
+    found = []
+    for hit in hits:
+        if not _spans_into_another_label(line, hit, hits):
+            found.append(hit)
+            continue
+        # "Bon de commande" | "N° marché": the wording without what it took of the next
+        # cell, when that is a wording too.
+        border = -1 if edits else text.find("\t", hit.start, hit.end)
+        head = text[hit.start : border].rstrip()
+        if border > 0 and head and hit.label.pattern.fullmatch(head):
+            short = Hit(hit.label, index, hit.start, hit.start + len(head))
+            found.append(short)
+            wording_length[short] = len(head)
     found.sort(key=lambda h: (-wording_length[h], h.field is None, -h.label.weight))
     kept: list[Hit] = []
     for hit in found:
@@ -1195,6 +1233,31 @@ def _join_wrapped_labels(lines: Sequence[Line], hits: list[tuple[Hit, ...]]) -> 
                 lower = _cell_aligned_under(line, upper, below)
                 if lower is not None:
                     _join_cells(lines, hits, (i, upper), (j, lower))
+
+
+def _drop_labels_wrapped_from_prose(lines: Sequence[Line], hits: list[tuple[Hit, ...]]) -> None:
+    """A label opening a line of running text that the line above wraps into it: « … ·
+    Notifié » over « le : 15/01/2024 » is the notification's date, not the piece's. The
+    hit goes when the last word above, joined to it, makes another (longer) wording."""
+    for i in range(1, len(lines)):
+        line, above = lines[i], lines[i - 1]
+        first = hits[i][0] if hits[i] else None
+        if first is None or first.field is None or line.folded[: first.start].strip():
+            continue
+        if above.page is not line.page or line.top - above.bottom > 0.6 * line.height:
+            continue
+        if len(above.segments) != 1 or abs(above.x0 - line.x0) > 3:
+            continue
+        word = re.search(r"([a-z']+)\s*$", above.folded)
+        if word is None:
+            continue
+        joined = f"{word.group(1)} {line.folded[first.start : first.end]}"
+        offset = len(word.group(1)) + 1
+        if any(
+            start < offset and end >= len(joined.rstrip(" \t:")) and label.field != first.field
+            for label, start, end in _label_matches(joined)
+        ):
+            hits[i] = hits[i][1:]
 
 
 def _cell_aligned_under(line: Line, cell: tuple[int, int], below: Line) -> tuple[int, int] | None:
@@ -1663,9 +1726,15 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return  # nothing right under the label
         if line.top - label_line.bottom > 400 or rows_seen >= 12:
             return
+        if rows_seen == 0 and _wrapped_header_line(doc, hit, index):
+            bottom = line.bottom
+            continue  # the second line of a header wrapped in its cell
         rows_seen += 1
         bottom = line.bottom
         in_column = False
+        total_row = is_amount and re.match(r"\s*total", line.folded) is not None
+        if found >= 3 and not total_row:
+            continue  # past the first rows of a column, only its total row is wanted
         for start, end in line.segments:
             sx0, _, sx1, _ = line.box(start, end)
             if (sx1 < lx0 - 3 or sx0 > lx1 + 3) and not _under_cell(
@@ -1684,8 +1753,21 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
         # there is none ("—"); a header above a column of amounts reads on.
         if (found or in_column) and not is_amount:
             return
-        if found >= 3:
+        if total_row and in_column:
             return
+
+
+def _wrapped_header_line(doc: Doc, hit: Hit, index: int) -> bool:
+    """Line ``index``, right under the label's line, goes on with the label's header cell
+    (« N° de commande » over « client »): a few words set under it, no digit, no colon,
+    no label, in a row of such words."""
+    label_line, line = doc.lines[hit.line], doc.lines[index]
+    if line.top - label_line.bottom > 0.6 * label_line.height:
+        return False
+    if any(c.isdigit() or c == ":" for c in line.folded) or any(h.field for h in doc.hits[index]):
+        return False
+    cell = _cell_aligned_under(label_line, label_line.segment_of(hit.start), line)
+    return cell is not None and len(line.folded[cell[0] : cell[1]].split()) <= 3
 
 
 #: The last word of a label that a column gap (OCR's, or a dash it lost) set apart:
@@ -2840,9 +2922,12 @@ def _settle_due(
 
 
 _DEDUCTION_RE = re.compile(
-    r"\bretenue\s+(?:de\s+)?garantie|\b(?:remboursement|resorption|reprise|deduction)\s+"
-    r"(?:de\s+l'|d'|sur\s+(?:l')?)?avance|\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|"
-    r"verses|regles|payes|mandates|percus?|recus?)|\bsituations?\s+(?:anterieures?|precedentes?)"
+    r"\bret(?:enue|\.)?\s+(?:de\s+)?garantie|"
+    r"\b(?:remboursement|resorption|reprise|deduction|recuperation)\s+"
+    r"(?:de\s+l'|d'|sur\s+(?:l')?)?avance|\bavance\s+a\s+rembourser|"
+    r"\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|a\s+la\s+commande|"
+    r"verses|regles|payes|mandates|percus?|recus?|encaisses?)|"
+    r"\btotal\s+des\s+acomptes|\bsituations?\s+(?:anterieures?|precedentes?)"
     r"|\b(?:deja\s+(?:paye|regle|verse|mandate|facture)s?)"
     r"|\brg\b(?=\s*(?:\d|\())"  # "RG 5 %": the retenue de garantie as the trade writes it
 )

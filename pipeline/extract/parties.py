@@ -809,11 +809,16 @@ def _letterhead_role(
     ``issuer_of``), and a public body's name is the MOA's; else the supplier's."""
     if tagline is not None:
         return tagline
+    # The firm in a block of its own ("Titulaire", or "Entreprise" under another name
+    # than the letterhead's): the letterhead is someone else's.
+    firm_elsewhere = bool(headed["titulaire"]) or any(
+        _name_key(n.value) != _name_key(letterhead.value) for n in headed["supplier"]
+    )
     by_others = kind in MONTHLY_BY_MOE or (
         kind is not None
         and kind.is_works_piece
         and kind is not DocumentKind.DEMANDE_PAIEMENT_SOUS_TRAITANT
-        and bool(headed["titulaire"])
+        and firm_elsewhere
     )
     if not by_others:
         return "supplier"
