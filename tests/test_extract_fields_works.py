@@ -632,7 +632,9 @@ def test_a_siret_cut_by_the_end_of_a_line_of_prose(wrapped: str, expected: str |
 def test_the_letterhead_is_not_the_firm_named_in_a_row_of_its_own() -> None:
     # A décompte général printed by the MOE: the paid firm is the « Entreprise » row.
     found = read(
-        row(30, (45, "Cabinet Lambert & Perrin"), (380, "DÉCOMPTE GÉNÉRAL"), size=13),
+        row(30, (45, "Cabinet Lambert & Perrin"), size=13),
+        row(29, (380, "DÉCOMPTE GÉNÉRAL"), size=16),
+        row(42, (45, "Architecture – maîtrise d'œuvre – OPC"), size=7.5),
         row(50, (45, "127 place de l'Industrie – 72000 Le Mans – SIRET : 79079256800087")),
         row(80, (45, "Rôle"), (130, "Raison sociale"), (380, "SIRET"), (470, "N° TVA")),
         row(
@@ -648,6 +650,9 @@ def test_the_letterhead_is_not_the_firm_named_in_a_row_of_its_own() -> None:
             (130, "GÉNIE CLIMATIQUE GARNIER SAS"),
             (380, "19390057800066"),
             (470, "FR 21 193 900 578"),
+        ),
+        row(
+            780, (45, "Cabinet Lambert & Perrin – SARL au capital de 8 000 € – RCS Le Mans"), size=6
         ),
         kind=DocumentKind.DECOMPTE_GENERAL,
     )
