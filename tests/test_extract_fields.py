@@ -2861,3 +2861,29 @@ def test_a_vat_summary_gives_its_total_row_after_several_rates() -> None:
     assert found.total_excl_tax.value == "93776.50"
     assert found.total_tax.value == "11714.06"
     assert found.total_incl_tax.value == "105490.56"
+
+
+def test_reference_wordings_of_an_erp_grid() -> None:
+    found = fields_of(
+        row(
+            100,
+            (50, "Réf. décompte"),
+            (150, "PDM-2024-5822"),
+            (300, "En date du"),
+            (400, "2024-06-12"),
+        ),
+        row(115, (50, "N° de commande client : 1357765463")),
+    )
+    assert found.invoice_number.value == "PDM-2024-5822"
+    assert found.engagement_number.value == "1357765463"
+
+
+def test_vat_lines_per_rate_worded_tva_totale_add_up() -> None:
+    found = fields_of(
+        row(360, (300, "Total hors TVA"), (480, "18 826,42")),
+        row(375, (300, "TVA totale 20 % sur 18546,41"), (480, "3709,28")),
+        row(390, (300, "TVA totale 5,5 % sur 12,72"), (480, "0,70")),
+        row(405, (300, "TVA totale 2,1 % sur 267,29"), (480, "5,61")),
+        row(420, (300, "Total TTC"), (480, "22 542,01")),
+    )
+    assert found.total_tax.value == "3715.59"

@@ -659,3 +659,20 @@ def test_the_letterhead_is_not_the_firm_named_in_a_row_of_its_own() -> None:
     assert found.supplier_name.value == "GÉNIE CLIMATIQUE GARNIER"
     assert found.supplier_siret.value == "19390057800066"
     assert found.recipient_name.value == "COMMUNAUTÉ DE COMMUNES DU PAYS DE BOURGES"
+
+
+def test_a_logo_monogram_over_the_issuer_name() -> None:
+    found = read(
+        row(30, (75, "DHV"), size=12),
+        row(45, (45, "DEPARTEMENT DU HAUT-VALLON"), size=10.5),
+        row(60, (45, "12 Avenue De La Republique")),
+        row(72, (45, "68000 COLMAR-LES-PRES")),
+        row(84, (45, "SIRET : 226 830 164 00019")),
+        row(100, (45, "DÉCOMPTE GÉNÉRAL"), size=15),
+        row(130, (45, "ENTREPRISE TITULAIRE"), size=6.5),
+        row(140, (45, "TP Collin")),
+        row(152, (45, "SIRET 883 681 009 00089")),
+        kind=DocumentKind.DECOMPTE_GENERAL,
+    )
+    assert found.recipient_name.value == "DEPARTEMENT DU HAUT-VALLON"
+    assert found.supplier_name.value == "TP Collin"

@@ -658,7 +658,8 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "invoice_number",
-        r"\bref(?:erence)?\b\.?\s+(?:du\s+|de\s+(?:la|notre)\s+)?(?:facture|piece|document|avoir)\b",
+        r"\bref(?:erence)?\b\.?\s+(?:du\s+|de\s+(?:la|notre)\s+)?"
+        r"(?:facture|piece|document|avoir|decompte)\b",
         0.85,
         not_before=r"(?:vos|votre|v/)",
     ),
@@ -761,7 +762,7 @@ LABELS: tuple[Label, ...] = (
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
     make_label(
         "total_tax",
-        rf"\b{_TVA}\s*(?:collectee\s+|facturee\s+|due\s+)?"
+        rf"\b{_TVA}\s*(?:collectee\s+|facturee\s+|due\s+|totale\s+)?"
         r"(?:au\s+taux\s+(?:normal\s+|reduit\s+|intermediaire\s+)?(?:de\s+)?|a\s+)?"
         r"\(?\s*\d{1,2}(?:[,.]\d{1,2})?\s*%\s*\)?",
         0.9,
@@ -914,7 +915,7 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label(
         "engagement_number",
-        rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande(?:\s+publique)?\b",
+        rf"\b{_N}\s*(?:de\s+|du\s+)?(?:bon\s+de\s+)?commande(?:\s+(?:publique|client))?\b",
         0.75,
     ),
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),

@@ -520,10 +520,36 @@ def _letterhead_name(doc: Doc) -> NameCandidate | None:
                 return replace(next(spelt, footer), confidence=0.6)
     left = [candidate for _, x0, candidate in tops if x0 <= 0.5 * doc.lines[0].page.width]
     if left:
-        return left[0]
+        first = left[0]
+        monogram = fold_text(first.value).replace(" ", "")
+        if 2 <= len(monogram) <= 4:
+            # A logo's initials over the name they stand for (« DHV » over « DÉPARTEMENT
+            # DU HAUT-VALLON »): the name.
+            spelt = (c for c in left[1:] if _abbreviates(monogram, c.value))
+            return next(spelt, first)
+        return first
     if tops:
         return max(tops, key=lambda found: found[0])[2]
     return footer
+
+
+_SMALL_WORDS_RE = re.compile(r"^(?:de|du|des|la|le|les|et|en|sur|aux|au|d|l)$")
+
+
+def _initials_variants(name: str) -> set[str]:
+    """The ways a logo abbreviates a name: every capitalised word's initial, or those of
+    its main words with hyphenated parts apart (« Département du Haut-Vallon »: dhv)."""
+    words = [w for w in re.split(r"[\s'’-]+", fold_text(name)) if w]
+    main = "".join(w[0] for w in words if not _SMALL_WORDS_RE.match(w) and w[0].isalpha())
+    return {_initials(name), main}
+
+
+def _abbreviates(monogram: str, name: str) -> bool:
+    """``monogram`` is the name's initials, or the first three or more of them."""
+    return any(
+        v == monogram or (len(monogram) >= 3 and v.startswith(monogram))
+        for v in _initials_variants(name)
+    )
 
 
 def _initials(name: str) -> str:
