@@ -1980,6 +1980,20 @@ def test_a_heading_whose_circumflex_ocr_read_twice_is_still_the_moa_s() -> None:
     assert found.recipient_name.value == "COMMUNE DE GRENOBLE"
 
 
+@pytest.mark.parametrize("heading", ["MAÏTRE Y'OUVRAGE", "sie D'OUVRAGE"])
+def test_a_heading_ocr_misread_is_still_the_moa_s(heading: str) -> None:
+    ocr_page = page(
+        row(130, (50, "CTM"), (250, heading), size=7),
+        row(142, (250, "COMMUNE DE PORT-LAVAL")),
+        row(154, (250, "Quai Jean Bart")),
+        row(166, (250, "N° Siret 213030828000! 5")),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page], kind=DocumentKind.ETAT_ACOMPTE_VALIDE).fields
+    assert found.recipient_name.value == "COMMUNE DE PORT-LAVAL"
+    assert found.moa_siret.value == "21303082800015"
+
+
 def test_a_numbered_section_heading_is_never_a_name() -> None:
     found = fields_of(
         row(300, (50, "CENTRE HOSPITALIER DE BELLECOMBE"), size=11),
@@ -2887,3 +2901,45 @@ def test_vat_lines_per_rate_worded_tva_totale_add_up() -> None:
         row(420, (300, "Total TTC"), (480, "22 542,01")),
     )
     assert found.total_tax.value == "3715.59"
+
+
+def test_ocr_noise_over_a_column_is_not_its_header() -> None:
+    # A rule OCR read as words between the recap's header and its total row: the
+    # header above still says which column is cumulative.
+    ocr_page = page(
+        row(300, (50, "Récapitulatif"), (290, "Cumul"), (380, "Précédent"), (490, "Montant")),
+        row(311, (290, "à ce jour"), (380, "(sit. n° 9)"), (490, "du mois")),
+        row(
+            325,
+            (50, "Travaux exécutés HT"),
+            (300, "105897,50"),
+            (410, "71909,50"),
+            (515, "33988,00"),
+        ),
+        row(
+            338,
+            (50, "1"),
+            (100, "RATER AS ECS"),
+            (300, "SEE CU PRE RO"),
+            (410, "PE D 21"),
+            conf=0.2,
+        ),
+        row(350, (50, "Total HT"), (300, "111221,90"), (410, "76488,48"), (515, "34733,42")),
+        row(365, (50, "TVA 20 %"), (300, "22244,38"), (410, "15297,70"), (515, "6946,68")),
+        row(380, (50, "Total TTC"), (300, "133466,28"), (410, "91786,18"), (515, "41680,10")),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page], kind=DocumentKind.ETAT_ACOMPTE).fields
+    assert found.total_excl_tax.value == "34733.42"
+    assert found.total_incl_tax.value == "41680.10"
+
+
+def test_two_triples_that_add_up_leave_the_totals_unsure() -> None:
+    # Two columns without headers whose amounts both add up: the check cannot choose.
+    found = fields_of(
+        row(350, (50, "Total HT"), (300, "111 221,90"), (515, "34 733,42")),
+        row(365, (50, "TVA 20 %"), (300, "22 244,38"), (515, "6 946,68")),
+        row(380, (50, "Total TTC"), (300, "133 466,28"), (515, "41 680,10")),
+    )
+    assert found.total_incl_tax.value is not None
+    assert found.total_incl_tax.confidence < 0.8

@@ -269,7 +269,7 @@ _DIGIT_RUN_RE = re.compile(r"(?<![\w])\d+(?:[ .]\d+)*(?![\w])")
 
 
 #: Letters OCR reads for digits, in folded (lower-case) text.
-_OCR_DIGITS = str.maketrans("oil|sbq", "0111580")
+_OCR_DIGITS = str.maketrans("oil|!]sbq", "011111580")
 
 
 def _ocr_digits(line: Line) -> str:
@@ -282,10 +282,17 @@ def _ocr_digits(line: Line) -> str:
     text = list(line.folded)
     for i, token in enumerate(tokens):
         word = token.group()
-        if word.isdigit() or not re.fullmatch(r"[0-9oil|]{1,5}", word):
+        if word.isdigit():
             continue
-        neighbours = tokens[max(0, i - 1) : i] + tokens[i + 1 : i + 2]
-        if any(n.group().isdigit() for n in neighbours):
+        if re.fullmatch(r"[0-9oil|]{1,5}", word):
+            neighbours = tokens[max(0, i - 1) : i] + tokens[i + 1 : i + 2]
+            if any(n.group().isdigit() for n in neighbours):
+                text[token.start() : token.end()] = word.translate(_OCR_DIGITS)
+        elif (
+            re.fullmatch(r"\d[0-9oil|!\]]{5,13}", word)
+            and sum(c.isdigit() for c in word) >= len(word) - 2
+        ):
+            # A long run of digits with one or two misread ("213030828000! 5").
             text[token.start() : token.end()] = word.translate(_OCR_DIGITS)
     return "".join(text)
 
@@ -1985,6 +1992,10 @@ def _figures(cell: str) -> bool:
     )
 
 
+#: Tesseract's confidence in words it made of a rule or a smudge ("RATER AS ECS").
+_NOISE_CONFIDENCE = 0.4
+
+
 def _column_header(doc: Doc, line_index: int, value: Value) -> str:
     """The words printed above a value in its column (a table header), folded. A header
     cell may wrap over a few lines ("Cumul au" / "31/07/2024")."""
@@ -2000,11 +2011,12 @@ def _column_header(doc: Doc, line_index: int, value: Value) -> str:
             break
         # The whole cell over the value: a header is often left-aligned or centred over
         # right-aligned figures ("Cumul à ce jour" over "66 900,90 €").
-        words = [
-            above.folded[s:e] for s, e, x0, x1 in doc.cells(index) if x1 > vx0 - 3 and x0 < vx1 + 3
-        ]
-        if not words:
+        cells = [(s, e) for s, e, x0, x1 in doc.cells(index) if x1 > vx0 - 3 and x0 < vx1 + 3]
+        if not cells:
             continue  # a line of another column
+        if all(above.confidence(s, e) < _NOISE_CONFIDENCE for s, e in cells):
+            continue  # OCR's reading of a rule or a smudge: no header
+        words = [above.folded[s:e] for s, e in cells]
         if all(_figures(w) for w in words):
             if header:
                 break
@@ -2622,8 +2634,11 @@ def _settle_totals(
         )
         triple = (ht, tva, ttc)
     if triple is not None:
+        # Another triple that adds up too (a recap's cumulative column beside the
+        # month's): the check does not tell them apart, the scores alone do.
+        rival = competition(_rival_triple_ratio(by_field, triple))
         return {
-            name: (cand, _checked(cand.confidence))
+            name: (cand, _checked(cand.confidence) * rival)
             for name, cand in zip(_TOTALS, triple, strict=True)
         }
     choices = {name: choose(by_field[name]) for name in _TOTALS}
@@ -3005,6 +3020,24 @@ def _reconcile(
                 if best is None or score > best[0]:
                     best = (score, (ht, tva, ttc))
     return best[1] if best else None
+
+
+def _rival_triple_ratio(
+    by_field: dict[str, list[Candidate]], chosen: tuple[Candidate, Candidate, Candidate]
+) -> float:
+    """The score of the best other HT, TVA, TTC that add up (another TTC), over the
+    chosen one's; 0 when there is none."""
+    pools = [_top_distinct(by_field[name]) for name in _TOTALS]
+    chosen_score = sum(c.confidence for c in chosen)
+    best = 0.0
+    for ht in pools[0]:
+        for tva in pools[1]:
+            for ttc in pools[2]:
+                if ttc.value == chosen[2].value or Decimal(ttc.value) == 0:
+                    continue
+                if Decimal(ht.value) + Decimal(tva.value) == Decimal(ttc.value):
+                    best = max(best, ht.confidence + tva.confidence + ttc.confidence)
+    return best / chosen_score if chosen_score else 0.0
 
 
 def _top_distinct(candidates: Sequence[Candidate], limit: int = 5) -> list[Candidate]:

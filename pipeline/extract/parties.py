@@ -24,11 +24,13 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "moa",
         re.compile(
-            r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')ouvrage\b|\bmoa\b|\bpouvoir\s+adjudicateur|"
+            # OCR reads the d' of a small-capitals heading as y' or loses « MAÎTRE ».
+            r"\bmai+tri?(?:se|e)\s+(?:[dy]'|de\s+l')\s?ouvrage\b|(?<![^\t])\S{0,6}\s?d'ouvrage\b|"
+            r"\bmoa\b|\bpouvoir\s+adjudicateur|"
             r"\bpersonne\s+publique\b"
         ),
     ),
-    ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+(?:d'|de\s+l')oeuvre\b|\bmoe\b")),
+    ("moe", re.compile(r"\bmai+tri?(?:se|e)\s+(?:[dy]'|de\s+l')\s?oeuvre\b|\bmoe\b")),
     ("subcontractor", re.compile(r"\bsous[- ]?traitant")),
     (
         "recipient",
