@@ -2943,3 +2943,69 @@ def test_two_triples_that_add_up_leave_the_totals_unsure() -> None:
     )
     assert found.total_incl_tax.value is not None
     assert found.total_incl_tax.confidence < 0.8
+
+
+def test_a_utility_bill_with_its_customer_under_titulaire_du_contrat() -> None:
+    found = fields_of(
+        row(30, (45, "Distribution médicale Barbier"), size=15),
+        row(31, (330, "FACTURE du 10/08/2024"), size=12),
+        row(48, (45, "30240 Port-Laval"), (330, "N° de la facture F202408-967")),
+        row(60, (45, "N°SIRET : 77968892800075")),
+        row(72, (45, "Identifiant TVA intracom. : FR 66 779 688 928")),
+        row(96, (45, "Vos références"), (330, "TITULAIRE DU CONTRAT"), size=9),
+        row(108, (45, "Code serv."), (180, "DRT-ROUTES"), (330, "DEPARTEMENT DU HAUT-VALLON")),
+        row(120, (45, "Point de livraison (PDL)"), (180, "27013265966324"), (330, "68000 COLMAR")),
+        row(132, (45, "Devis"), (180, "D-2024-207"), (330, "N°SIRET 22683016400019")),
+        row(300, (330, "Total TTC"), (480, "259,80")),
+    )
+    assert found.issue_date.value == "2024-08-10"
+    assert found.invoice_number.value == "F202408-967"
+    assert found.service_code.value == "DRT-ROUTES"
+    assert found.supplier_siret.value == "77968892800075"
+    assert found.supplier_vat_id.value == "FR66779688928"
+    assert found.recipient_siret.value == "22683016400019"
+    assert found.recipient_name.value == "DEPARTEMENT DU HAUT-VALLON"
+    assert found.engagement_number.value is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12 March 2025", date(2025, 3, 12)),
+        ("March 12, 2025", date(2025, 3, 12)),
+        ("1st June 2024", date(2024, 6, 1)),
+        ("Sept. 3, 2024", date(2024, 9, 3)),
+    ],
+)
+def test_english_dates(text: str, expected: date) -> None:
+    assert parse_date(text) == expected
+
+
+def test_a_bilingual_invoice() -> None:
+    found = fields_of(
+        row(30, (45, "FACTURE / INVOICE"), size=18),
+        row(30, (380, "Invoice No.")),
+        row(42, (380, "F202409-648")),
+        row(56, (45, "Fournitures Rousseau SAS"), (380, "Date of issue")),
+        row(68, (45, "SIRET : 91003821500067"), (380, "28 September 2024")),
+        row(80, (45, "VAT No. : FR90910038215"), (380, "Due date")),
+        row(92, (380, "28 October 2024")),
+        row(104, (380, "Service code")),
+        row(116, (380, "ACHATS")),
+        row(128, (45, "FACTURÉ À / BILL TO"), (380, "Purchase order"), size=7),
+        row(138, (45, "CENTRE HOSPITALIER DE BELLECOMBE"), (380, "BC-2024-8729")),
+        row(150, (45, "SIRET 26361318400013")),
+        row(300, (330, "Net amount"), (480, "1,185.12 €")),
+        row(315, (330, "VAT amount 20 %"), (480, "237.02 €")),
+        row(330, (330, "Gross amount"), (480, "1,422.14 €")),
+        row(345, (330, "Balance due"), (480, "1,422.14 €")),
+    )
+    assert found.invoice_number.value == "F202409-648"
+    assert found.issue_date.value == "2024-09-28"
+    assert found.service_code.value == "ACHATS"
+    assert found.engagement_number.value == "BC-2024-8729"
+    assert found.recipient_name.value == "CENTRE HOSPITALIER DE BELLECOMBE"
+    assert found.recipient_siret.value == "26361318400013"
+    assert found.total_excl_tax.value == "1185.12"
+    assert found.total_incl_tax.value == "1422.14"
+    assert found.amount_due.value == "1422.14"

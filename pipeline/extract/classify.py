@@ -86,6 +86,9 @@ TITLES: tuple[_Title, ...] = (
     _title(K.CREDIT_NOTE, rf"\bfacture{_S}d'avoir\b|\bnote{_S}de{_S}credit\b", 3.0),
     _title(K.CREDIT_NOTE, rf"(?:^|\t)\s*avoir\b(?!{_S}sur)|\bavoir{_S}n\s?[°o]", 2.0),
     _title(K.INVOICE, r"\bfacture\b(?!\s+(?:d'origine|initiale|associee|a\b))", 1.0),
+    # English titles (« CREDIT NOTE », « INVOICE ») of bilingual or foreign layouts.
+    _title(K.CREDIT_NOTE, rf"\bcredit{_S}note\b", 2.0),
+    _title(K.INVOICE, r"(?:^|\t)\s*invoice\b(?!\s+(?:no\b|number|date|to\b))", 1.0),
 )
 
 _BARE_REQUEST_RE = re.compile(rf"\bdemande{_S}de{_S}paiement\b")

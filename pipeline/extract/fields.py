@@ -112,6 +112,34 @@ _MONTHS = {
     "decembre": 12,
     "dec": 12,
 }
+#: English months, as a French firm's invoices printed for an international group (or an
+#: EU supplier's) date them: « 12 March 2025 », « March 12, 2025 ».
+_ENGLISH_MONTHS = {
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
+}
+_MONTHS.update(_ENGLISH_MONTHS)
 
 
 # Amounts as French documents print them: 7 850,00 / 7.850,00 / 7850.00 / -1 200,00 €.
@@ -141,10 +169,17 @@ _NUMERIC_DATE_RE = re.compile(
 #: ISO dates, as accounting exports print them: 2024-03-12.
 _ISO_DATE_RE = re.compile(r"(?<![\d/.-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d/.-])")
 _WRITTEN_DATE_RE = re.compile(
-    r"(?<!\w)(?P<d>1er|\d{1,2})\s+(?P<m>"
+    r"(?<!\w)(?P<d>1er|\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>"
     + "|".join(sorted(_MONTHS, key=len, reverse=True))
     + r")\.?\s+(?P<y>\d{4})(?!\d)"
 )
+#: The month first, as American English writes it: « March 12, 2025 ».
+_MONTH_FIRST_DATE_RE = re.compile(
+    r"(?<!\w)(?P<m>"
+    + "|".join(sorted(_ENGLISH_MONTHS, key=len, reverse=True))
+    + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?!\d)"
+)
+_DATE_RES = (_NUMERIC_DATE_RE, _ISO_DATE_RE, _WRITTEN_DATE_RE, _MONTH_FIRST_DATE_RE)
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -174,7 +209,7 @@ def format_amount(value: Decimal) -> str:
 def parse_date(text: str) -> date | None:
     """The date printed in ``text`` (dd/mm/yyyy, dd.mm.yy, yyyy-mm-dd, ``1er avril 2024`` …)."""
     folded = fold_text(text).strip()
-    for regex in (_NUMERIC_DATE_RE, _ISO_DATE_RE, _WRITTEN_DATE_RE):
+    for regex in _DATE_RES:
         match = regex.fullmatch(folded)
         if match:
             return _date_value(match)
@@ -247,7 +282,7 @@ def find_amounts(line: Line, start: int, end: int) -> list[Value]:
 
 def find_dates(line: Line, start: int, end: int) -> list[Value]:
     values = []
-    for regex in (_NUMERIC_DATE_RE, _ISO_DATE_RE, _WRITTEN_DATE_RE):
+    for regex in _DATE_RES:
         for match in regex.finditer(line.folded, start, end):
             parsed = _date_value(match)
             if parsed is not None:
@@ -697,6 +732,7 @@ LABELS: tuple[Label, ...] = (
     ),
     # ---- issue date
     make_label("issue_date", r"\b(?:invoice|issue)\s+date\b|\bdate\s+of\s+issue\b", 0.9),
+    make_label(None, r"\b(?:due\s+date|payment\s+due|payable\s+by|date\s+due)\b"),
     make_label(
         "issue_date",
         r"\bdate\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation|piece|d'avoir|de\s+l'avoir)\b",
@@ -706,6 +742,14 @@ LABELS: tuple[Label, ...] = (
     make_label("issue_date", r"\bdate\s+d'(?:emission|etablissement|edition)\b", 0.95),
     make_label("issue_date", r"\b(?:emise?|etablie?|editee?|faite?|facturee?)\s+le\b", 0.85),
     make_label("issue_date", r"(?:^|,|\t)\s*le\b(?=\s*:?\s+(?:1er|\d))", 0.8),
+    # The title dated: « FACTURE du 27 août 2024 », « DÉCOMPTE GÉNÉRAL du 23/02/2024 ».
+    make_label(
+        "issue_date",
+        r"(?:^|\t)\s*(?:facture|avoir|(?:projet\s+de\s+)?decompte(?:\s+[a-z]+){0,3}|"
+        r"etat\s+d'acompte(?:\s+valide)?|demande\s+de\s+paiement(?:\s+direct)?)\s+du\b"
+        r"(?=\s+(?:1er|\d))",
+        0.8,
+    ),
     make_label(
         "issue_date",
         r"\bdu\b(?=\s+(?:1er|\d))",
@@ -764,6 +808,9 @@ LABELS: tuple[Label, ...] = (
         r"without\s+(?:vat|tax)|before\s+tax)\b",
         0.85,
     ),
+    make_label("total_excl_tax", r"\bnet\s+amount\b", 0.8),
+    make_label("total_excl_tax", r"\bsub-?total\b", 0.55),
+    make_label("total_incl_tax", r"\bgross\s+amount\b", 0.85),
     make_label("total_tax", rf"\b(?:total|montant)\s+(?:de\s+la\s+)?{_TVA}", 0.95),
     make_label("total_tax", r"\b(?:tax|vat)\s+(?:total|amount)\b|\btotal\s+(?:tax|vat)\b", 0.85),
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
@@ -884,6 +931,7 @@ LABELS: tuple[Label, ...] = (
         0.9,
     ),
     make_label("service_code", r"\bservice\s+executant\b", 0.85),
+    make_label("service_code", r"\b(?:buyer\s+)?service\s+code\b", 0.85),
     # Chorus Pro's own shorthand: the "SE" is the service exécutant.
     make_label(
         "service_code", r"\bcode\s+(?:se|serv\.)(?:\s+(?:destinataire|executant))?(?![\w.])", 0.8
@@ -928,6 +976,7 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\bcommande\s+{_N}", 0.75),
     make_label("engagement_number", rf"\b(?:{_N}\s*(?:de\s+)?bd?c|bd?c\s+{_N})(?![\w/-])", 0.75),
     make_label("engagement_number", r"\bpurchase\s+order(?:\s+(?:no\.?|number|n°|#))?", 0.85),
+    make_label("engagement_number", r"\b(?:po|order)\s+(?:number|no\.?|n°|#)", 0.8),
     make_label(
         "engagement_number",
         r"\bref(?:erence)?s?\b\.?\s+(?:de\s+(?:la\s+)?|du\s+)?(?:bon\s+de\s+)?commande\b",
@@ -970,6 +1019,7 @@ LABELS: tuple[Label, ...] = (
         not_before=r"(?:montant|total|date|objet|avenant)\s+(?:du|de\s+la)",
     ),
     make_label("contract_number", r"\bcontrat\s*:", 0.7),
+    make_label("contract_number", r"\bcontract\s+(?:number|no\.?|n°|#|ref(?:erence)?\b\.?)", 0.85),
     # A header cell above its value: "Marché public", "Contrat", "N° contrat".
     make_label(
         "contract_number",
@@ -1002,6 +1052,14 @@ LABELS: tuple[Label, ...] = (
         rf"situation|acompte|compte|ligne|chantier)\b",
     ),
     make_label(None, rf"\bbon\s+de\s+livraison\b(?:\s*{_N})?"),
+    # Other references heading their cell: a quote, a customer number, a delivery point.
+    make_label(
+        None,
+        r"(?:^|\t)\s*(?:(?:devis|ref(?:erence)?\.?\s+client|code\s+client|"
+        r"point\s+de\s+comptage)\b|point\s+de\s+livraison(?:\s+\(pdl\))?|"
+        # Not a bare « PCE », which may be a logo's initials.
+        r"(?:pdl|pce)\s*(?=n°|:))\s*(?:n°)?\s*:?\s*(?=\t|$)",
+    ),
     make_label(
         None,
         r"\bfacture\s+(?:d'origine|initiale|associee|rectifiee|annulee|liee|precedente)\b"
@@ -1734,7 +1792,7 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return  # nothing right under the label
         if line.top - label_line.bottom > 400 or rows_seen >= 12:
             return
-        if rows_seen == 0 and _wrapped_header_line(doc, hit, index):
+        if rows_seen == 0 and _wrapped_header_line(doc, hit, index, finder):
             bottom = line.bottom
             continue  # the second line of a header wrapped in its cell
         rows_seen += 1
@@ -1765,17 +1823,20 @@ def _below(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
             return
 
 
-def _wrapped_header_line(doc: Doc, hit: Hit, index: int) -> bool:
+def _wrapped_header_line(doc: Doc, hit: Hit, index: int, finder: ValueFinder) -> bool:
     """Line ``index``, right under the label's line, goes on with the label's header cell
     (« N° de commande » over « client »): a few words set under it, no digit, no colon,
-    no label, in a row of such words."""
+    no label, nothing the field's finder reads as a value (« ACHATS » under « Code
+    service » is its value)."""
     label_line, line = doc.lines[hit.line], doc.lines[index]
     if line.top - label_line.bottom > 0.6 * label_line.height:
         return False
     if any(c.isdigit() or c == ":" for c in line.folded) or any(h.field for h in doc.hits[index]):
         return False
     cell = _cell_aligned_under(label_line, label_line.segment_of(hit.start), line)
-    return cell is not None and len(line.folded[cell[0] : cell[1]].split()) <= 3
+    if cell is None or len(line.folded[cell[0] : cell[1]].split()) > 3:
+        return False
+    return not finder(line, *cell)
 
 
 #: The last word of a label that a column gap (OCR's, or a dash it lost) set apart:
@@ -1851,7 +1912,8 @@ def _row_labelled(doc: Doc, index: int, start: int, end: int) -> bool:
     if not previous:
         return False
     p_start, p_end = previous[-1]
-    inside = [h for h in hits if p_start <= h.start < p_end and h.field is not None]
+    # Another number's label counts too: « Devis | D-2024-765 » is the quote's.
+    inside = [h for h in hits if p_start <= h.start < p_end]
     if inside and all(h.label is _BARE_TOTAL for h in inside):
         return False  # a table's total row: the header above names each column's total
     # Nothing after the label but punctuation or a rate ("TVA 20 %"): a label cell.
@@ -2943,7 +3005,8 @@ _DEDUCTION_RE = re.compile(
     r"(?:de\s+l'|d'|sur\s+(?:l')?)?avance|\bavance\s+a\s+rembourser|"
     r"\bacomptes?\s+(?:anterieurs?|precedents?|deja\s+\w+|a\s+la\s+commande|"
     r"verses|regles|payes|mandates|percus?|recus?|encaisses?)|"
-    r"\btotal\s+des\s+acomptes|\bsituations?\s+(?:anterieures?|precedentes?)"
+    r"\btotal\s+des\s+acomptes|\bretention\b|\badvance\s+repayment|\bprevious\s+payments?|"
+    r"\bdeposit\s+received|\bsituations?\s+(?:anterieures?|precedentes?)"
     r"|\b(?:deja\s+(?:paye|regle|verse|mandate|facture)s?)"
     r"|\brg\b(?=\s*(?:\d|\())"  # "RG 5 %": the retenue de garantie as the trade writes it
 )

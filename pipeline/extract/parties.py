@@ -42,6 +42,8 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             # « Vos références : SIRET … »; « Entité publique : … »; « DOIT : », the old
             # heading of whom an invoice is made out to.
             r"\bvos\s+ref(?:erences|\.)?(?![\w.])|\bentite\s+publique\b|"
+            r"\bbill(?:ed)?\s+to\b|\binvoice\s+to\b|\bsold\s+to\b|"
+            r"\bcustomer\b(?!\s+(?:no\b|number|id\b|ref|code))|"
             r"(?:^|\t)\s*doit\b(?=\s*:?\s*(?:\t|$))"
         ),
     ),
@@ -53,7 +55,7 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\bfournisseur\b|\bemetteur\b|\bvendeur\b|\bprestataire\b|"
             r"\bentreprise\b|\bco-?traitant\b|\bmandataire\b|\bexpediteur\b|\bcreancier\b|"
-            r"\bbeneficiaire\b|\bnotre\s+siret\b"
+            r"\bbeneficiaire\b|\bnotre\s+siret\b|\bsupplier\b|\bseller\b|\bvendor\b"
         ),
     ),
 )
@@ -128,6 +130,10 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
             # "ENTREPRISE DU VAL DE LOIRE": the firm's name, under its block's heading.
             fallback = fallback or RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
         elif role:
+            if role == "titulaire" and public_body:
+                # « Titulaire du contrat » over a commune: a utility's customer, the
+                # buyer; a titulaire of a marché is a firm, never a public body.
+                role = "recipient"
             return RoleGuess(role, max(0.5, 0.95 - 0.06 * lines_up))
         public_body = public_body or (in_block and bool(_PUBLIC_BODY_RE.search(in_column)))
         firm = firm or (in_block and bool(_FIRM_MENTION_RE.search(in_column)))
@@ -190,7 +196,9 @@ def _among_routing_data(doc: Doc, index: int, start: int, x1: float) -> bool:
         other = doc.lines[near]
         for hit in doc.hits[near]:
             hx0, _, _, _ = other.box(hit.start, hit.end)
-            if hit.field in _ROUTING_FIELDS and abs(hx0 - x0) < 6 and hx0 < x1:
+            # Not a wording as loose as « Vos références », a section's heading too.
+            sure = hit.label.weight >= 0.5
+            if hit.field in _ROUTING_FIELDS and sure and abs(hx0 - x0) < 6 and hx0 < x1:
                 return True
     return False
 
@@ -224,7 +232,8 @@ _PUBLIC_BODY_RE = re.compile(
     r"prefecture|centre\s+hospitalier|chu\b|universite|college|lycee|"
     r"etat\b(?!\s+(?:d'acompte|des?\b|du\b|recapitulatif))|ministere|"
     r"direction\s+(?:generale|regionale|departementale)|office\s+public|syndicat\s+mixte|"
-    r"communaute\s+(?:de\s+communes|d'agglomeration|urbaine)|metropole|etablissement\s+public)"
+    r"communaute\s+(?:de\s+communes|d'agglomeration|urbaine)|metropole|etablissement\s+public|"
+    r"rectorat|oph\b|ccas\b|sdis\b)"
 )
 
 
@@ -294,7 +303,8 @@ _LEGAL_FORM = re.compile(
     rf"\b(?:{_LEGAL_FORMS}|ets|etablissements|entreprise|societe|groupe|&\s*fils|cie)\b"
 )
 _TITLE_WORDS = re.compile(
-    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original)s?\b"
+    r"\b(?:facture|avoir|decompte|etat|projet|demande|situation|releve|duplicata|original|"
+    r"invoice|credit\s+note)s?\b"
 )
 
 
@@ -384,6 +394,9 @@ def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[N
     # "Maître d'ouvrage (MOA) :", "Titulaire du compte : NETPRESSE", "Facturé à".
     if line.folded[seg_start:start].strip(" -:•*"):
         return []
+    # A bilingual heading's gloss: « FACTURÉ À / BILL TO », « Client / Customer ».
+    gloss = re.match(r"\s*/\s*[a-z' ]{1,25}?(?=\s*(?::|$))", line.folded[end:seg_end])
+    end += gloss.end() if gloss else 0
     after = line.folded[end:seg_end]
     colon = re.match(r"\s*(?:\([^)]{0,20}\))?[a-z' ]{0,25}?\s*:\s*", after)
     if colon and after[colon.end() :].strip():
@@ -424,6 +437,8 @@ def _name_below(doc: Doc, index: int, start: int, end: int) -> list[NameCandidat
             return []
         for s, e in other.segments:
             if overlaps(other.box(s, e), hx0, hx1 + 60):
+                if _holds_label(doc, near, s, e):
+                    return []  # « Vos références » over a list of labelled values
                 name = _first_chunk(other, s, e)
                 if name is None or _is_heading(name[0]):
                     return []
@@ -629,7 +644,7 @@ def _only_role_words(text: str) -> bool:
 #: d'ouvrage délégué", "Coordonnées du client".
 _HEADING_FILLERS = (
     r"de|du|des|la|le|les|l|d|marche|travaux|lot|principal|delegue|coordonnees|adresse|"
-    r"informations|identite"
+    r"informations|identite|contrat|abonnement"
 )
 
 
@@ -795,7 +810,12 @@ def name_fields(doc: Doc, kind: DocumentKind | None) -> dict[str, ExtractedField
     headed = _heading_names(doc, tagline_lines)
     paid = paid_roles(kind)
     recipients = headed["recipient"] + headed["moa"]
-    titulaires = headed["titulaire"] if "titulaire" in paid else []
+    # A public body headed « Titulaire du contrat » is the buyer (see ``party_role``).
+    public_holders = [n for n in headed["titulaire"] if _PUBLIC_BODY_RE.search(fold_text(n.value))]
+    recipients += public_holders
+    titulaires = (
+        [n for n in headed["titulaire"] if n not in public_holders] if "titulaire" in paid else []
+    )
     suppliers = headed["subcontractor"] or (headed["supplier"] + titulaires)
     if letterhead:
         issuer = _letterhead_role(doc, letterhead, tagline, headed, kind)
