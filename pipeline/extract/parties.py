@@ -43,7 +43,7 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             # heading of whom an invoice is made out to.
             r"\bvos\s+ref(?:erences|\.)?(?![\w.])|\bentite\s+publique\b|"
             r"\bbill(?:ed)?\s+to\b|\binvoice\s+to\b|\bsold\s+to\b|"
-            r"\bcustomer\b(?!\s+(?:no\b|number|id\b|ref|code))|"
+            r"\bcustomer\b(?!\s+(?:no\b|number|id\b|ref|code|vat|tax|account|service|contact))|"
             r"(?:^|\t)\s*doit\b(?=\s*:?\s*(?:\t|$))"
         ),
     ),
