@@ -574,7 +574,10 @@ def score_corpus(
     progress: Callable[[DocumentScore], None] | None = None,
 ) -> AccuracyReport:
     """Score every document of ``corpus``; ``workers`` > 1 reads documents in parallel
-    processes (each OCRs its pages one at a time then, so cores are not oversubscribed)."""
+    processes (each OCRs its pages one at a time then, so cores are not oversubscribed).
+    A corpus with its own annuaire (``directory/structures.csv`` beside the documents, as
+    the generator writes it) is read against that annuaire unless the settings name one."""
+    settings = with_corpus_directory(settings, corpus.root)
     start = time.perf_counter()
     scores: list[DocumentScore] = []
     if workers <= 1:
@@ -604,6 +607,20 @@ def score_corpus(
         mode=mode,
         unlabelled=len(corpus.unlabelled),
         seconds=time.perf_counter() - start,
+    )
+
+
+def with_corpus_directory(settings: Settings, root: Path) -> Settings:
+    """``settings`` with the corpus's own annuaire, when it has one and they name none."""
+    structures = root / "directory" / "structures.csv"
+    if settings.directory_structures is not None or not structures.is_file():
+        return settings
+    services = structures.with_name("services.csv")
+    return settings.model_copy(
+        update={
+            "directory_structures": structures,
+            "directory_services": services if services.is_file() else None,
+        }
     )
 
 

@@ -137,8 +137,13 @@ def _loaded_directory(
 
 
 def public_structure_lookup(directory: Directory) -> PublicStructure:
-    """Extraction's view of the annuaire: whether a SIRET is a listed public structure."""
-    return lambda siret: directory.structure(siret) is not None
+    """Extraction's view of the annuaire: the name of a listed public structure."""
+
+    def name(siret: str) -> str | None:
+        structure = directory.structure(siret)
+        return structure.name if structure is not None else None
+
+    return name
 
 
 def build_context(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> IntakeContext:

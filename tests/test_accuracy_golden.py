@@ -88,4 +88,7 @@ def test_generated_truths_pass_the_scorer_unchanged(tmp_path: Path) -> None:
     generate(tmp_path, seed=SEED, count=3)
     corpus = load_corpus(tmp_path)
     assert corpus.documents and all(len(d.truth.fields) == 18 for d in corpus.documents)
-    assert all(name.startswith(("hostile/", "pki/", "manifest")) for name in corpus.unlabelled)
+    assert all(
+        name.startswith(("hostile/", "pki/", "directory/", "manifest"))
+        for name in corpus.unlabelled
+    )

@@ -1340,8 +1340,8 @@ def test_a_number_shaped_like_a_vat_id_with_a_wrong_key_is_trusted_less() -> Non
     assert found.invoice_number.confidence < 0.4
 
 
-def _listed(*sirets: str) -> PublicStructure:
-    return lambda number: number in sirets
+def _listed(*sirets: str, name: str = "STRUCTURE PUBLIQUE") -> PublicStructure:
+    return lambda number: name if number in sirets else None
 
 
 _JOINER_LETTERHEAD = (
@@ -3009,3 +3009,38 @@ def test_a_bilingual_invoice() -> None:
     assert found.total_excl_tax.value == "1185.12"
     assert found.total_incl_tax.value == "1422.14"
     assert found.amount_due.value == "1422.14"
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "DÉPARTEMENT OÙ VAL-D'OUBRE",  # OCR's slip
+        "DÉPARTEMENT DU VAL-D'OU…",  # cut short by its box
+        "DÉPARTEMENT DU VAL-D'OUBRE Direction des routes",  # run on into the next line
+    ],
+)
+def test_the_directory_spells_the_recipient_s_name(printed: str) -> None:
+    rows = (
+        *_JOINER_LETTERHEAD,
+        row(120, (300, "DESTINATAIRE"), size=7),
+        row(132, (300, printed)),
+        row(144, (300, "SIRET 223 010 232 00054")),
+    )
+    listed = _listed("22301023200054", name="DÉPARTEMENT DU VAL-D'OUBRE")
+    reading = find_fields([page(*rows)], public_structure=listed)
+    assert reading.fields.recipient_name.value == "DÉPARTEMENT DU VAL-D'OUBRE"
+    assert any(
+        f.code == "FIELD_CORRECTED" and f.field == "recipient_name" for f in reading.findings
+    )
+
+
+def test_another_form_of_the_recipient_s_name_stays_as_printed() -> None:
+    rows = (
+        *_JOINER_LETTERHEAD,
+        row(120, (300, "DESTINATAIRE"), size=7),
+        row(132, (300, "Mairie de Port-Laval")),
+        row(144, (300, "SIRET 213 030 828 00015")),
+    )
+    listed = _listed("21303082800015", name="COMMUNE DE PORT-LAVAL")
+    found = find_fields([page(*rows)], public_structure=listed).fields
+    assert found.recipient_name.value == "Mairie de Port-Laval"

@@ -79,17 +79,17 @@ def test_same_arguments_give_the_same_bytes_and_count_is_a_prefix(tmp_path: Path
     assert not differing, f"not byte-identical: {differing}"
 
     short = files_of(generate(tmp_path / "c", seed=SEED, count=3).out_dir)
-    docs = {name for name in short if name.startswith("d")}
+    docs = {name for name in short if re.match(r"d\d{4}-", name)}
     assert docs, "count=3 wrote no document"
     assert all(int(name[1:5]) < 3 for name in docs)
-    assert docs == {name for name in first if name.startswith("d") and int(name[1:5]) < 3}
+    assert docs == {name for name in first if re.match(r"d\d{4}-", name) and int(name[1:5]) < 3}
     assert all(short[name] == first[name] for name in docs)
     assert short["manifest.json"] != first["manifest.json"]
 
     other = files_of(generate(tmp_path / "d", seed=SEED + 1, count=3).out_dir)
-    assert {n: b for n, b in other.items() if n.startswith("d")} != {n: short[n] for n in docs}, (
-        "another seed gave the same corpus"
-    )
+    assert {n: b for n, b in other.items() if re.match(r"d\d{4}-", n)} != {
+        n: short[n] for n in docs
+    }, "another seed gave the same corpus"
 
 
 # --------------------------------------------------------------------------- truths
@@ -301,3 +301,15 @@ def test_hostile_file_gets_its_expected_answer(hostile: Path, name: str) -> None
     with pytest.raises(InputError) as caught:
         detect(data, file_name=name)
     assert caught.value.code == expectation["code"]
+
+
+def test_the_corpus_ships_the_annuaire_of_its_recipients(tmp_path: Path) -> None:
+    from pipeline.validate.directory import load_directory
+
+    generate(tmp_path, seed=SEED, count=12)
+    directory = load_directory(
+        tmp_path / "directory" / "structures.csv", tmp_path / "directory" / "services.csv"
+    )
+    for truth_file in tmp_path.glob("d*.truth.json"):
+        fields = json.loads(truth_file.read_text(encoding="utf-8"))["fields"]
+        assert directory.structure(fields["recipient_siret"]) is not None, truth_file.name

@@ -27,6 +27,7 @@ lives in ``parties``; the page model (lines, labels, hits) in ``layout``.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections import defaultdict
@@ -2194,7 +2195,8 @@ def choose(candidates: Sequence[Candidate]) -> Choice | None:
 
 
 #: Whether a SIRET is a public structure's, as the directory of public structures says.
-PublicStructure = Callable[[str], bool]
+#: The directory's name of a listed public structure, ``None`` when the SIRET is unlisted.
+PublicStructure = Callable[[str], str | None]
 
 
 def find_fields(
@@ -2238,7 +2240,54 @@ def find_fields(
     values["currency"] = _currency(doc)
     values.update(_party_fields(doc, labelled, kind, findings, public_structure))
     values.update(name_fields(doc, kind))
+    if public_structure is not None:
+        values["recipient_name"] = _recipient_name_of_the_directory(
+            values["recipient_siret"], values["recipient_name"], public_structure, findings
+        )
     return FieldReading(fields=PieceFields(**values), findings=tuple(findings))
+
+
+#: How alike a name read and the directory's must be to be one name misread by OCR.
+_NAME_LIKENESS = 0.88
+
+
+def _recipient_name_of_the_directory(
+    siret: ExtractedField,
+    name: ExtractedField,
+    public_structure: PublicStructure,
+    findings: list[Finding],
+) -> ExtractedField:
+    """The recipient's name as the directory spells it, where the name read is that name
+    with OCR's slips (« DÉPARTEMENT OÙ VAL-D'OUBRE »), cut short (« DIRECTION GÉNÉRALE
+    DES FINANCES », its last line lost) or run on into the next line of its block (« …
+    DE BORDEAUX Direction des achats »). A name unlike it stays as read: the page may
+    print another form of it (« Mairie de … »)."""
+    if siret.value is None or name.value is None or siret.confidence < MIN_VALUE_CONFIDENCE:
+        return name
+    listed = public_structure(siret.value)
+    if not listed:
+        return name
+    read, known = _name_folded(name.value), _name_folded(listed)
+    if read == known:
+        return name
+    stem = read.rstrip(". ")
+    cut_short = len(stem) >= 0.5 * len(known) and known.startswith(stem)
+    run_on = read.startswith(known + " ")
+    misread = difflib.SequenceMatcher(None, read, known).ratio() >= _NAME_LIKENESS
+    if not (cut_short or run_on or misread):
+        return name
+    _corrected(
+        findings,
+        "recipient_name",
+        name.value,
+        listed,
+        "the directory of public structures names the recipient's SIRET so",
+    )
+    return name.model_copy(update={"value": listed})
+
+
+def _name_folded(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", fold_text(name).replace("…", "")).strip()
 
 
 #: A piece's reference: letters then digits ("FA897338", "PDM-2024-2428"), or a year and
