@@ -3044,3 +3044,25 @@ def test_another_form_of_the_recipient_s_name_stays_as_printed() -> None:
     listed = _listed("21303082800015", name="COMMUNE DE PORT-LAVAL")
     found = find_fields([page(*rows)], public_structure=listed).fields
     assert found.recipient_name.value == "Mairie de Port-Laval"
+
+
+def test_a_siret_and_a_vat_id_cut_by_the_end_of_a_party_line() -> None:
+    found = fields_of(
+        row(40, (50, "CHEVALIER FRÈRES"), size=14),
+        row(
+            60,
+            (
+                50,
+                "69 av. Gambetta – Strasbourg – SIRET 828 951 111 00040 – TVA Intra. FR 34 828",
+            ),
+        ),
+        row(71, (50, "951 111")),
+        row(200, (50, "Facture n° F-2025-001")),
+        row(
+            230,
+            (50, "Destinataire : OPH VALLON HABITAT – 5 Quai Des Tanneurs – SIRET établissement"),
+        ),
+        row(241, (50, "242 609 139 00017")),
+    )
+    assert found.supplier_vat_id.value == "FR34828951111"
+    assert found.recipient_siret.value == "24260913900017"

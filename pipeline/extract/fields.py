@@ -904,7 +904,12 @@ LABELS: tuple[Label, ...] = (
     ),
     # ---- parties and references
     # OCR drops or misreads the i of a small-print "Siret" ("Sret", "S1ret").
-    make_label("siret", rf"\b(?:{_N} *)?s[i1l|]?ret\b", 0.95),
+    # « Siret n° », « Siret No », « SIRET établissement »: the qualifier is the label's.
+    make_label(
+        "siret",
+        rf"\b(?:{_N} *)?s[i1l|]?ret\b(?:\s+(?:n\s?[°o]\b\.?|no\b\.?|(?:de\s+l')?etablissement\b))?",
+        0.95,
+    ),
     make_label(
         "vat",
         r"\b(?:(?:n\s?[°o*]\.?|numero|identifiant|id\.?|code)\s*(?:de\s+)?)?"
@@ -1537,6 +1542,8 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
                 candidates.extend(_siret_cut_by_line_end(doc, hit))
             if hit.field == "iban" and not same_line:
                 candidates.extend(_iban_cut_by_line_end(doc, hit))
+            if hit.field == "vat" and not same_line:
+                candidates.extend(_vat_cut_by_line_end(doc, hit))
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
@@ -1609,6 +1616,22 @@ def _siret_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
     digits = (tail.group(1) + head.group(1)).replace(" ", "")
     if len(digits) == 14 and is_valid_siret(digits):
         value = Value(digits, tail.start(1), len(doc.lines[hit.line].folded), 1.0, checked=True)
+        yield _candidate(doc, hit, value, hit.line, 0.9)
+
+
+_VAT_ENDING_RE = re.compile(r"[\s:.]*(fr\s?[0-9a-z]{2}(?:\s?\d)*)\s*$")
+
+
+def _vat_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
+    """A VAT number cut by the end of a line of running text ("TVA Intra. FR 34 828" |
+    "951 111"): joined when the parts make a French VAT number whose key holds."""
+    parts = _cut_by_line_end(doc, hit, _VAT_ENDING_RE, _DIGITS_OPENING_RE)
+    if parts is None:
+        return
+    tail, head = parts
+    number = (tail.group(1) + head.group(1)).replace(" ", "").upper()
+    if re.fullmatch(r"FR[0-9A-Z]{2}\d{9}", number) and stdnum_tva.is_valid(number):
+        value = Value(number, tail.start(1), len(doc.lines[hit.line].folded), 1.0, checked=True)
         yield _candidate(doc, hit, value, hit.line, 0.9)
 
 
