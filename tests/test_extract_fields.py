@@ -3066,3 +3066,22 @@ def test_a_siret_and_a_vat_id_cut_by_the_end_of_a_party_line() -> None:
     )
     assert found.supplier_vat_id.value == "FR34828951111"
     assert found.recipient_siret.value == "24260913900017"
+
+
+def test_a_letterhead_on_the_right_faces_its_addressee_on_the_left() -> None:
+    found = fields_of(
+        row(30, (350, "Éts Bonnet et Fils"), size=13),
+        row(46, (350, "77 impasse de Verdun")),
+        row(58, (350, "18000 Bourges")),
+        row(70, (350, "N°SIRET : 404 370 462 00032")),
+        row(100, (45, "COMMUNE DE VAL-DES-CHENES"), size=10),
+        row(114, (45, "2 Rue Des Ecoles")),
+        row(126, (45, "78940 VAL-DES-CHENES")),
+        row(138, (45, "N°SIRET 217 815 901 00012")),
+        row(170, (45, "FACTURE"), size=14),
+        row(190, (45, "FACTURE N° F202408-332")),
+        row(780, (45, "Éts Bonnet et Fils – SAS au capital de 10 000 € – RCS Bourges"), size=6),
+    )
+    assert found.supplier_siret.value == "40437046200032"
+    assert found.recipient_siret.value == "21781590100012"
+    assert found.recipient_name.value == "COMMUNE DE VAL-DES-CHENES"

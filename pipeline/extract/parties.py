@@ -143,7 +143,10 @@ def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
         return RoleGuess("recipient", 0.7)
     # Where the block starts, not the number: a letterhead line centred on the page
     # prints its SIRET right of the middle.
-    by_position = _role_by_position(line, line.segment_x(context_start)[0])
+    block_x0, block_x1 = line.segment_x(context_start)
+    by_position = _role_by_position(
+        line, block_x0, block_x1, letterhead_right=letterhead_on_the_right(doc)
+    )
     if public_body:
         # No heading, but the block names a public body: in B2G the buyer; more so in
         # the addressee's place on the page.
@@ -250,12 +253,18 @@ def last_role(text: str) -> str | None:
     return best[1] if best else None
 
 
-def _role_by_position(line: Line, x0: float) -> RoleGuess:
+def _role_by_position(
+    line: Line, x0: float, x1: float, *, letterhead_right: bool = False
+) -> RoleGuess:
+    """Whose block it is by where it stands: the addressee's window faces the letterhead
+    (on the right of a letterhead on the left; on the left of one on the right, as a
+    narrow block: a line running past the middle is the letterhead's contact details)."""
     page = line.page
     if line.top > 0.85 * page.height:
         return RoleGuess("supplier", 0.65, by_position=True)  # the issuer's legal footer
     if page.number == 1 and line.bottom < 0.35 * page.height:
-        if x0 >= 0.45 * page.width:
+        window = x1 < 0.55 * page.width if letterhead_right else x0 >= 0.45 * page.width
+        if window:
             return RoleGuess("recipient", 0.4, by_position=True)  # the addressee block
         return RoleGuess("supplier", 0.5, by_position=True)  # the letterhead
     return RoleGuess("supplier", 0.3, by_position=True)
@@ -763,17 +772,32 @@ def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
     return ""
 
 
+def letterhead_on_the_right(doc: Doc) -> bool:
+    """The issuer's letterhead stands on the right of page 1 (its addressee on the left):
+    the positions of the usual layout, mirrored."""
+    letterhead = _letterhead_name(doc)
+    if letterhead is None:
+        return False
+    line = doc.lines[letterhead.line]
+    return bool(line.box(letterhead.start, letterhead.end)[0] >= 0.45 * line.page.width)
+
+
 def _window_name(doc: Doc) -> NameCandidate | None:
     """The addressee's name when no heading names it: the first line of an address block
-    (a block that ends with a postcode) on the right of the upper part of page 1, where
-    the envelope window is. A guess: low confidence."""
+    (a block that ends with a postcode) in the upper part of page 1 on the side facing
+    the letterhead (the right, where the envelope window usually is). A guess: low
+    confidence."""
+    letterhead = _letterhead_name(doc)
+    right = letterhead_on_the_right(doc)
     for index, line in enumerate(doc.lines):
         page = line.page
         if page.number != 1 or line.top > 0.4 * page.height:
             return None
         for s, e in line.segments:
             x0, _, _, _ = line.box(s, e)
-            if x0 < 0.45 * page.width or _TITLE_WORDS.search(line.folded[s:e]):
+            if (x0 < 0.45 * page.width) != right or _TITLE_WORDS.search(line.folded[s:e]):
+                continue
+            if letterhead is not None and index == letterhead.line:
                 continue
             if _COURTESY_RE.match(line.folded, s):
                 continue  # « Monsieur le Maire »: the body's name is on the next line
