@@ -272,7 +272,7 @@ def fixtures_generate(
         bool,
         typer.Option(
             "--dev",
-            help="Draw every piece from the development templates (D1-D15), whose failures "
+            help="Draw every piece from the development templates (D1-D16), whose failures "
             "may be studied without spoiling the held-out measure.",
         ),
     ] = False,

@@ -3085,3 +3085,21 @@ def test_a_letterhead_on_the_right_faces_its_addressee_on_the_left() -> None:
     assert found.supplier_siret.value == "40437046200032"
     assert found.recipient_siret.value == "21781590100012"
     assert found.recipient_name.value == "COMMUNE DE VAL-DES-CHENES"
+
+
+def test_boxes_headed_de_and_a_and_a_date_cut_by_the_line_end() -> None:
+    found = fields_of(
+        row(40, (50, "DE"), (320, "À"), size=7),
+        row(50, (50, "Éts Bonnet et Fils"), (320, "COMMUNE DE VAL-DES-CHENES")),
+        row(62, (50, "77 impasse de Verdun"), (320, "2 Rue Des Ecoles")),
+        row(74, (50, "18000 Bourges"), (320, "78940 VAL-DES-CHENES")),
+        row(86, (50, "N°SIRET : 404 370 462 00032"), (320, "N°SIRET 217 815 901 00012")),
+        row(120, (50, "FACTURE – Facture N° F202408-332 – Émis le 27")),
+        row(131, (50, "août 2024 – N° marché : AO-2024-DEP-04")),
+        row(300, (50, "Désignation"), (300, "Montant HT")),
+    )
+    assert found.supplier_name.value == "Éts Bonnet et Fils"
+    assert found.supplier_siret.value == "40437046200032"
+    assert found.recipient_name.value == "COMMUNE DE VAL-DES-CHENES"
+    assert found.recipient_siret.value == "21781590100012"
+    assert found.issue_date.value == "2024-08-27"

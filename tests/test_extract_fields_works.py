@@ -676,3 +676,21 @@ def test_a_logo_monogram_over_the_issuer_name() -> None:
     )
     assert found.recipient_name.value == "DEPARTEMENT DU HAUT-VALLON"
     assert found.supplier_name.value == "TP Collin"
+
+
+def test_the_box_headed_emetteur_of_an_etat_d_acompte_is_the_moe_s() -> None:
+    found = read(
+        row(40, (50, "ÉMETTEUR"), (320, "DESTINATAIRE"), size=7),
+        row(50, (50, "Agence Blanchard & Fabre"), (320, "COMMUNE DE PORT-LAVAL")),
+        row(62, (50, "134 rue Jules Ferry"), (320, "Quai Jean Bart")),
+        row(74, (50, "30900 Nîmes"), (320, "30240 PORT-LAVAL")),
+        row(86, (50, "SIRET : 861 056 026 00094"), (320, "SIRET 213 030 828 00015")),
+        row(120, (50, "ÉTAT D'ACOMPTE – N° EA242776"), size=12),
+        row(
+            140, (50, "Entreprise titulaire : GÉNIE CLIMATIQUE CHEVALIER – SIRET 437 436 033 00066")
+        ),
+        kind=DocumentKind.ETAT_ACOMPTE,
+    )
+    assert found.moe_siret.value == "86105602600094"
+    assert found.supplier_siret.value == "43743603300066"
+    assert found.recipient_siret.value == "21303082800015"

@@ -1544,6 +1544,8 @@ def labelled_candidates(doc: Doc) -> list[Candidate]:
                 candidates.extend(_iban_cut_by_line_end(doc, hit))
             if hit.field == "vat" and not same_line:
                 candidates.extend(_vat_cut_by_line_end(doc, hit))
+            if hit.field == "issue_date" and not same_line:
+                candidates.extend(_date_cut_by_line_end(doc, hit))
             # Nothing beside the label, or only a doubtful word (the next header of a
             # row of headers, "Code service" | "Devis"): look under it too.
             if all(c.confidence < _DOUBTFUL_BESIDE for c in same_line):
@@ -1617,6 +1619,24 @@ def _siret_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
     if len(digits) == 14 and is_valid_siret(digits):
         value = Value(digits, tail.start(1), len(doc.lines[hit.line].folded), 1.0, checked=True)
         yield _candidate(doc, hit, value, hit.line, 0.9)
+
+
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH_ENDING_RE = re.compile(rf"[\s:]*((?:1er|\d{{1,2}})(?:\s+(?:{_MONTH_NAMES})\.?)?)\s*$")
+_YEAR_OPENING_RE = re.compile(rf"\s*((?:(?:{_MONTH_NAMES})\.?\s+)?(?:19|20)\d\d)(?!\d)")
+
+
+def _date_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
+    """A written date cut by the end of a line of running text ("Émis le 23 février" |
+    "2024 – …", "Émis le 27" | "janvier 2024"): joined when the parts make a date."""
+    parts = _cut_by_line_end(doc, hit, _DAY_MONTH_ENDING_RE, _YEAR_OPENING_RE)
+    if parts is None:
+        return
+    tail, head = parts
+    day = parse_date(f"{tail.group(1)} {head.group(1)}")
+    if day is not None:
+        value = Value(day.isoformat(), tail.start(1), len(doc.lines[hit.line].folded), 0.9)
+        yield _candidate(doc, hit, value, hit.line, 0.85)
 
 
 _VAT_ENDING_RE = re.compile(r"[\s:.]*(fr\s?[0-9a-z]{2}(?:\s?\d)*)\s*$")

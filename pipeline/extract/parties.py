@@ -47,14 +47,18 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:^|\t)\s*doit\b(?=\s*:?\s*(?:\t|$))"
         ),
     ),
+    # Who issued the piece, by a heading that does not say in what capacity (« Émetteur »,
+    # « Expéditeur », « De »): the letterhead's party, the paid firm or another one
+    # depending on the kind (see ``party_role``).
+    ("issuer", re.compile(r"\bemetteur\b|\bexpediteur\b|(?:^|\t)\s*de\s*:?\s*(?=\t|$)")),
     # The titulaire of the contract: the paid firm, except on a subcontractor's payment
     # request (there the subcontractor is paid, DESIGN 4.1).
     ("titulaire", re.compile(r"\b(?:entreprise\s+)?titulaire\b")),
     (
         "supplier",
         re.compile(
-            r"\bfournisseur\b|\bemetteur\b|\bvendeur\b|\bprestataire\b|"
-            r"\bentreprise\b|\bco-?traitant\b|\bmandataire\b|\bexpediteur\b|\bcreancier\b|"
+            r"\bfournisseur\b|\bvendeur\b|\bprestataire\b|"
+            r"\bentreprise\b(?!\s+titulaire)|\bco-?traitant\b|\bmandataire\b|\bcreancier\b|"
             r"\bbeneficiaire\b|\bnotre\s+siret\b|\bsupplier\b|\bseller\b|\bvendor\b"
         ),
     ),
@@ -74,7 +78,16 @@ class RoleGuess:
 
 def party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     """Whose number is this: the role keyword nearest before it on its line, else the
-    heading of its block (the lines above in its column), else where it sits."""
+    heading of its block (the lines above in its column), else where it sits. A block
+    headed « Émetteur » is the issuer's, like the letterhead: whose that is depends on
+    the kind (``_as_issued``)."""
+    guess = _party_role(doc, line_index, start, end)
+    if guess.role == "issuer":
+        return RoleGuess("supplier", guess.strength, by_position=True)
+    return guess
+
+
+def _party_role(doc: Doc, line_index: int, start: int, end: int) -> RoleGuess:
     line = doc.lines[line_index]
     seg_start, _ = line.segment_of(start)
     # The label may sit in the previous segment ("SIRET client :<tab>110 002 …").
@@ -301,6 +314,8 @@ _NAME_BLOCKERS = re.compile(
     r"numero|adresse|livraison|delivery|address|contact|objet|\bperiode\b|montant|total|"
     # The labels of a piece's other references ("DEVIS", "COMMANDE DU", "RÉF. CLIENT").
     r"\bdevis\b|\bcommande\b|\bclient\b|echeance|\breglement\b|"
+    # An item table's headings.
+    r"\bdesignation\b|\blibelle\b|\bquantite\b|"
     # A form's frame heading ("A – IDENTIFICATION DE L'ÉMETTEUR") whose letter OCR
     # printed apart.
     r"\bidentification\b|\bemetteur\b|"
@@ -346,11 +361,19 @@ class NameCandidate:
     end: int
 
 
+_ADDRESSEE_MARK_RE = re.compile(r"\s*[Àà]\s*:?\s*")
+
+
 def _heading_names(doc: Doc, skip: frozenset[int] = frozenset()) -> dict[str, list[NameCandidate]]:
     """Names under (or after) a party heading (``Client :`` then the name), by role.
     Lines in ``skip`` are a letterhead's tagline, not a heading."""
     found: dict[str, list[NameCandidate]] = defaultdict(list)
     for index, line in enumerate(doc.lines):
+        for s, e in line.segments:
+            # « À » alone over the addressee's box (« De » | « À »); with its accent, as OCR
+            # reads a frame heading's set-apart letter « A » without one.
+            if index not in skip and _ADDRESSEE_MARK_RE.fullmatch(line.original(s, e)):
+                found["recipient"].extend(_name_below(doc, index, s, e))
         if index in skip or not _ANY_ROLE_RE.search(line.folded):
             continue
         for role, pattern in _ROLE_PATTERNS:
@@ -797,7 +820,7 @@ def _window_name(doc: Doc) -> NameCandidate | None:
             x0, _, _, _ = line.box(s, e)
             if (x0 < 0.45 * page.width) != right or _TITLE_WORDS.search(line.folded[s:e]):
                 continue
-            if letterhead is not None and index == letterhead.line:
+            if letterhead is not None and (index, s) == (letterhead.line, letterhead.start):
                 continue
             if _COURTESY_RE.match(line.folded, s):
                 continue  # « Monsieur le Maire »: the body's name is on the next line
@@ -832,6 +855,11 @@ def name_fields(doc: Doc, kind: DocumentKind | None) -> dict[str, ExtractedField
     letterhead = _letterhead_name(doc)
     tagline, tagline_lines = _tagline(doc, letterhead)
     headed = _heading_names(doc, tagline_lines)
+    issuer_box = max(headed["issuer"], key=lambda n: n.confidence, default=None)
+    if issuer_box is not None and (
+        letterhead is None or letterhead.confidence <= issuer_box.confidence
+    ):
+        letterhead = issuer_box  # the box headed « Émetteur » is the letterhead
     paid = paid_roles(kind)
     recipients = headed["recipient"] + headed["moa"]
     # A public body headed « Titulaire du contrat » is the buyer (see ``party_role``).
