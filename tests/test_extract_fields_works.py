@@ -694,3 +694,22 @@ def test_the_box_headed_emetteur_of_an_etat_d_acompte_is_the_moe_s() -> None:
     assert found.moe_siret.value == "86105602600094"
     assert found.supplier_siret.value == "43743603300066"
     assert found.recipient_siret.value == "21303082800015"
+
+
+def test_a_firm_named_entreprise_under_its_heading_is_the_supplier_s_name() -> None:
+    found = read(
+        row(30, (45, "Agence Lefèvre & Perrin"), size=13),
+        row(50, (45, "SIRET : 295 187 108 00077")),
+        row(80, (45, "MAÎTRE D'OUVRAGE"), size=7),
+        row(90, (45, "DÉPARTEMENT DE LA BASSE-LOIRE")),
+        row(102, (45, "SIRET 223 819 426 00048")),
+        row(130, (45, "ÉTAT D'ACOMPTE"), size=14),
+        row(160, (45, "ENTREPRISE TITULAIRE"), size=7),
+        row(170, (45, "Entreprise Fabre")),
+        row(182, (45, "ZI Nord, 83 boulevard des Acacias")),
+        row(194, (45, "45170 Saint-Aubin-sur-Loire")),
+        row(206, (45, "SIRET 368 748 851 00087")),
+        kind=DocumentKind.ETAT_ACOMPTE,
+    )
+    assert found.supplier_name.value == "Entreprise Fabre"
+    assert found.supplier_siret.value == "36874885100087"

@@ -453,6 +453,8 @@ def _name_after(doc: Doc, index: int, start: int, end: int, role: str) -> list[N
     # name below; anything longer is a sentence.
     if len(rest.split()) > 2 or any(c.isdigit() for c in rest):
         return []
+    if not _is_heading(line.original(seg_start, seg_end)):
+        return []  # « Entreprise Fabre »: a name with a role word, no heading
     return _name_below(doc, index, start, end)
 
 
