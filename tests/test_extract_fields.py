@@ -3103,3 +3103,20 @@ def test_boxes_headed_de_and_a_and_a_date_cut_by_the_line_end() -> None:
     assert found.recipient_name.value == "COMMUNE DE VAL-DES-CHENES"
     assert found.recipient_siret.value == "21781590100012"
     assert found.issue_date.value == "2024-08-27"
+
+
+def test_ocr_slips_in_dates_amounts_and_the_ej_label() -> None:
+    assert parse_date("ler juin 2024") == date(2024, 6, 1)  # « 1er » read « ler »
+    ocr_page = page(
+        row(100, (50, "Document n°"), (150, "Date de création"), (260, "Réf. E]")),
+        row(112, (50, "F202406-903"), (150, "ler juin 2024"), (260, "656669")),
+        row(300, (300, "MONTANT TOTAL HT"), (480, "1210 650,75")),
+        row(315, (300, "TVA 5,5 %"), (480, "66 585,79")),
+        row(330, (300, "MONTANT TTC"), (480, "1277 236,54")),
+        source=FieldSource.OCR,
+    )
+    found = find_fields([ocr_page]).fields
+    assert found.issue_date.value == "2024-06-01"
+    assert found.engagement_number.value == "656669"
+    assert found.total_excl_tax.value == "1210650.75"  # a space OCR lost, the sum confirms
+    assert found.total_incl_tax.value == "1277236.54"

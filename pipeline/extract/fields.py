@@ -146,12 +146,15 @@ _MONTHS.update(_ENGLISH_MONTHS)
 # Amounts as French documents print them: 7 850,00 / 7.850,00 / 7850.00 / -1 200,00 €.
 # Spaces inside the number come from U+00A0, U+202F or pdfplumber splitting the words
 # (the line text joins close words with one space, distant ones with a tab).
-def _amount_re(decimal_comma: str) -> re.Pattern[str]:
+def _amount_re(decimal_comma: str, *, ocr: bool = False) -> re.Pattern[str]:
+    # OCR loses a space between the millions and the thousands: "1210 650,75".
+    lost_space = r"\d{4}(?: \d{3})+|" if ocr else ""
     return re.compile(
         r"(?<![\w,/-])(?<!\d\.)"  # after a dotted leader ("……1 234,56") but not in a number
         r"(?P<sign>-\s?)?"
         # English layouts group thousands with commas: "2,076.76" (with its decimal point).
-        r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d{1,3}(?:'\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
+        rf"(?P<int>{lost_space}\d{{1,3}}(?:[ .]\d{{3}})+|\d{{1,3}}(?:'\d{{3}})+|"
+        r"\d{1,3}(?:,\d{3})+(?=\.\d{2}(?!\d))|\d+)"
         rf"(?:{decimal_comma}(?P<dec>\d{{2}})|\.(?P<dot>\d{{2}}))?"
         r"(?![\d]|[.,/]\d)"  # not the start of a date or of a longer number
         r"(?!\s?%)"  # a rate, not an amount
@@ -161,7 +164,7 @@ def _amount_re(decimal_comma: str) -> re.Pattern[str]:
 
 _AMOUNT_RE = _amount_re(",")
 #: OCR of a monospace font sees the comma's whole cell as a gap: "26510, 74", "27906 ,04".
-_OCR_AMOUNT_RE = _amount_re(r"(?:,| ,|, )")
+_OCR_AMOUNT_RE = _amount_re(r"(?:,| ,|, )", ocr=True)
 
 _NUMERIC_DATE_RE = re.compile(
     r"(?<![\d/-])(?<!\d\.)(?P<d>\d{1,2})\s?(?P<sep>[/.-])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
@@ -170,7 +173,8 @@ _NUMERIC_DATE_RE = re.compile(
 #: ISO dates, as accounting exports print them: 2024-03-12.
 _ISO_DATE_RE = re.compile(r"(?<![\d/.-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d/.-])")
 _WRITTEN_DATE_RE = re.compile(
-    r"(?<!\w)(?P<d>1er|\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>"
+    # OCR reads the « 1 » of « 1er » as an l or an I: « ler juin 2024 ».
+    r"(?<!\w)(?P<d>[1li|]er|\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>"
     + "|".join(sorted(_MONTHS, key=len, reverse=True))
     + r")\.?\s+(?P<y>\d{4})(?!\d)"
 )
@@ -219,7 +223,7 @@ def parse_date(text: str) -> date | None:
 
 def _date_value(match: re.Match[str]) -> date | None:
     day_text, month_text, year_text = match["d"], match["m"], match["y"]
-    day = 1 if day_text == "1er" else int(day_text)
+    day = 1 if day_text.endswith("er") else int(day_text)
     month = _MONTHS[month_text] if month_text in _MONTHS else int(month_text)
     year = int(year_text)
     if year < 100:
@@ -270,6 +274,8 @@ def find_amounts(line: Line, start: int, end: int) -> list[Value]:
         if amount is None:
             continue
         quality = 1.0 if has_decimals else 0.7
+        if re.match(r"\d{4} ", match["int"]):
+            quality *= 0.8  # a space OCR lost, or two numbers side by side: the sums tell
         values.append(
             Value(
                 format_amount(amount),
@@ -973,6 +979,7 @@ LABELS: tuple[Label, ...] = (
     make_label("engagement_number", rf"\b(?:{_N}\s*)?ej\b", 0.92),
     # OCR reads the J of a small « N° EJ » as a bracket: « N° E) », « N°E] », « N° E]j ».
     make_label("engagement_number", rf"\b{_N}\s*e[)\]|]j?(?=\s*:|\s|$)", 0.8),
+    make_label("engagement_number", r"\bref(?:erence)?\.?\s*e(?:j|[)\]|]j?)(?=\s*:|\s|$)", 0.85),
     make_label("engagement_number", rf"\bbon\s+de\s+commande\b(?:\s*{_N})?", 0.75),
     make_label(
         "engagement_number",
