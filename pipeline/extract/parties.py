@@ -48,9 +48,9 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # Who issued the piece, by a heading that does not say in what capacity (« Émetteur »,
-    # « Expéditeur », « De »): the letterhead's party, the paid firm or another one
-    # depending on the kind (see ``party_role``).
-    ("issuer", re.compile(r"\bemetteur\b|\bexpediteur\b|(?:^|\t)\s*de\s*:?\s*(?=\t|$)")),
+    # « Expéditeur »): the letterhead's party, the paid firm or another one depending on
+    # the kind (see ``party_role``). Not a bare « De », which OCR makes of specks.
+    ("issuer", re.compile(r"\bemetteur\b|\bexpediteur\b")),
     # The titulaire of the contract: the paid firm, except on a subcontractor's payment
     # request (there the subcontractor is paid, DESIGN 4.1).
     ("titulaire", re.compile(r"\b(?:entreprise\s+)?titulaire\b")),
