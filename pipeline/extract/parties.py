@@ -799,12 +799,19 @@ def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
 
 def letterhead_on_the_right(doc: Doc) -> bool:
     """The issuer's letterhead stands on the right of page 1 (its addressee on the left):
-    the positions of the usual layout, mirrored."""
-    letterhead = _letterhead_name(doc)
-    if letterhead is None:
-        return False
-    line = doc.lines[letterhead.line]
-    return bool(line.box(letterhead.start, letterhead.end)[0] >= 0.45 * line.page.width)
+    the positions of the usual layout, mirrored. Asked for every number of the page, so
+    kept in the document's ``__dict__`` once found, as ``functools.cached_property`` does."""
+    known = doc.__dict__.get("_letterhead_on_the_right")
+    if known is None:
+        letterhead = _letterhead_name(doc)
+        line = doc.lines[letterhead.line] if letterhead is not None else None
+        known = bool(
+            letterhead is not None
+            and line is not None
+            and line.box(letterhead.start, letterhead.end)[0] >= 0.45 * line.page.width
+        )
+        doc.__dict__["_letterhead_on_the_right"] = known
+    return bool(known)
 
 
 def _window_name(doc: Doc) -> NameCandidate | None:
