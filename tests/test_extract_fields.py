@@ -3120,3 +3120,16 @@ def test_ocr_slips_in_dates_amounts_and_the_ej_label() -> None:
     assert found.engagement_number.value == "656669"
     assert found.total_excl_tax.value == "1210650.75"  # a space OCR lost, the sum confirms
     assert found.total_incl_tax.value == "1277236.54"
+
+
+def test_total_a_payer_ttc_is_the_ttc_beside_a_net_worded_apart() -> None:
+    # The HT line unreadable (OCR lost its comma): the TTC has only its own label.
+    found = fields_of(
+        row(300, (300, "Net HT"), (480, "2143244")),
+        row(315, (300, "TVA totale 20 %"), (480, "4 286,49")),
+        row(330, (300, "Total à payer TTC"), (480, "25 718,93")),
+        row(345, (300, "Retenue de garantie 5 %"), (480, "-1 285,95")),
+        row(360, (300, "Net à percevoir"), (480, "24 432,98")),
+    )
+    assert found.total_incl_tax.value == "25718.93"
+    assert found.amount_due.value == "24432.98"

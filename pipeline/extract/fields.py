@@ -853,6 +853,11 @@ LABELS: tuple[Label, ...] = (
         0.95,
     ),
     make_label("total_incl_tax", r"\b(?:total|montant)\s+toutes\s+taxes\s+comprises\b", 0.95),
+    # « Total à payer TTC »: the TTC; the net is then worded apart, or is the TTC itself
+    # when nothing is deducted (``_settle_due``).
+    make_label(
+        "total_incl_tax", rf"\b(?:total|montant|somme)\s+a\s+(?:payer|regler)\s+{_TTC}", 0.8
+    ),
     make_label("total_incl_tax", rf"(?:^|\t)\s*(?:total\s+)?net\s+{_TTC}", 0.85),
     make_label(
         "total_incl_tax",
