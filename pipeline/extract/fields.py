@@ -31,7 +31,7 @@ import difflib
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -1110,7 +1110,7 @@ LABELS: tuple[Label, ...] = (
     make_label(None, r"\bcumul\w*\b|\bprecedent\w*\b|\banterieur\w*\b"),
     make_label(
         None,
-        r"\bretenue\s+de\s+garantie\b|\bret(?:enue|\.)?\s+(?:de\s+)?garantie\b|\brg\b(?=\s*\d)|"
+        r"\bret(?:enue|\.)?\s+(?:de\s+)?garantie\b|\brg\b(?=\s*\d)|"
         r"\bavance\b|\bacomptes?\b(?=\s+(?:deja|a\s+la\s+commande|recu|percu|verse|encaisse))|"
         r"\brevision\s+des\s+prix\b",
     ),
@@ -1634,7 +1634,9 @@ def _siret_cut_by_line_end(doc: Doc, hit: Hit) -> Iterable[Candidate]:
 
 
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY_MONTH_ENDING_RE = re.compile(rf"[\s:]*((?:1er|\d{{1,2}})(?:\s+(?:{_MONTH_NAMES})\.?)?)\s*$")
+_DAY_MONTH_ENDING_RE = re.compile(
+    rf"[\s:]*((?:[1li|]er|\d{{1,2}})(?:\s+(?:{_MONTH_NAMES})\.?)?)\s*$"
+)
 _YEAR_OPENING_RE = re.compile(rf"\s*((?:(?:{_MONTH_NAMES})\.?\s+)?(?:19|20)\d\d)(?!\d)")
 
 
@@ -3174,19 +3176,19 @@ def _reconcile(
     by_field: dict[str, list[Candidate]], names: tuple[str, str, str]
 ) -> tuple[Candidate, Candidate, Candidate] | None:
     """The best-scored HT, TVA, TTC candidates with HT + TVA = TTC, if any."""
-    pools = [_top_distinct(by_field[name]) for name in names]
-    best: tuple[float, tuple[Candidate, Candidate, Candidate]] | None = None
-    for ht in pools[0]:
-        for tva in pools[1]:
-            for ttc in pools[2]:
-                if Decimal(ht.value) + Decimal(tva.value) != Decimal(ttc.value):
-                    continue
-                if Decimal(ttc.value) == 0:
-                    continue
-                score = ht.confidence + tva.confidence + ttc.confidence
-                if best is None or score > best[0]:
-                    best = (score, (ht, tva, ttc))
+    best = max(_adding_triples(by_field, names), key=lambda scored: scored[0], default=None)
     return best[1] if best else None
+
+
+def _adding_triples(
+    by_field: dict[str, list[Candidate]], names: tuple[str, str, str] = _TOTALS
+) -> Iterator[tuple[float, tuple[Candidate, Candidate, Candidate]]]:
+    """Every HT, TVA, TTC of the best distinct candidates with HT + TVA = TTC (a TTC not
+    zero), with the sum of their scores."""
+    pools = [_top_distinct(by_field[name]) for name in names]
+    for ht, tva, ttc in itertools.product(*pools):
+        if Decimal(ttc.value) != 0 and Decimal(ht.value) + Decimal(tva.value) == Decimal(ttc.value):
+            yield ht.confidence + tva.confidence + ttc.confidence, (ht, tva, ttc)
 
 
 def _rival_triple_ratio(
@@ -3194,16 +3196,15 @@ def _rival_triple_ratio(
 ) -> float:
     """The score of the best other HT, TVA, TTC that add up (another TTC), over the
     chosen one's; 0 when there is none."""
-    pools = [_top_distinct(by_field[name]) for name in _TOTALS]
     chosen_score = sum(c.confidence for c in chosen)
-    best = 0.0
-    for ht in pools[0]:
-        for tva in pools[1]:
-            for ttc in pools[2]:
-                if ttc.value == chosen[2].value or Decimal(ttc.value) == 0:
-                    continue
-                if Decimal(ht.value) + Decimal(tva.value) == Decimal(ttc.value):
-                    best = max(best, ht.confidence + tva.confidence + ttc.confidence)
+    best = max(
+        (
+            score
+            for score, triple in _adding_triples(by_field)
+            if triple[2].value != chosen[2].value
+        ),
+        default=0.0,
+    )
     return best / chosen_score if chosen_score else 0.0
 
 

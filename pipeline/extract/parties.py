@@ -797,21 +797,24 @@ def _continuation(doc: Doc, index: int, x0: float, name: str = "") -> str:
     return ""
 
 
+def _doc_letterhead(doc: Doc) -> NameCandidate | None:
+    """``_letterhead_name`` of the document, found once: the roles of every number of the
+    page and the names ask for it. Kept in the document's ``__dict__``, as
+    ``functools.cached_property`` does."""
+    if "_letterhead" not in doc.__dict__:
+        doc.__dict__["_letterhead"] = _letterhead_name(doc)
+    letterhead: NameCandidate | None = doc.__dict__["_letterhead"]
+    return letterhead
+
+
 def letterhead_on_the_right(doc: Doc) -> bool:
     """The issuer's letterhead stands on the right of page 1 (its addressee on the left):
-    the positions of the usual layout, mirrored. Asked for every number of the page, so
-    kept in the document's ``__dict__`` once found, as ``functools.cached_property`` does."""
-    known = doc.__dict__.get("_letterhead_on_the_right")
-    if known is None:
-        letterhead = _letterhead_name(doc)
-        line = doc.lines[letterhead.line] if letterhead is not None else None
-        known = bool(
-            letterhead is not None
-            and line is not None
-            and line.box(letterhead.start, letterhead.end)[0] >= 0.45 * line.page.width
-        )
-        doc.__dict__["_letterhead_on_the_right"] = known
-    return bool(known)
+    the positions of the usual layout, mirrored."""
+    letterhead = _doc_letterhead(doc)
+    if letterhead is None:
+        return False
+    line = doc.lines[letterhead.line]
+    return bool(line.box(letterhead.start, letterhead.end)[0] >= 0.45 * line.page.width)
 
 
 def _window_name(doc: Doc) -> NameCandidate | None:
@@ -819,7 +822,7 @@ def _window_name(doc: Doc) -> NameCandidate | None:
     (a block that ends with a postcode) in the upper part of page 1 on the side facing
     the letterhead (the right, where the envelope window usually is). A guess: low
     confidence."""
-    letterhead = _letterhead_name(doc)
+    letterhead = _doc_letterhead(doc)
     right = letterhead_on_the_right(doc)
     for index, line in enumerate(doc.lines):
         page = line.page
@@ -861,7 +864,7 @@ def _postcode_below(doc: Doc, index: int, x0: float) -> bool:
 
 
 def name_fields(doc: Doc, kind: DocumentKind | None) -> dict[str, ExtractedField]:
-    letterhead = _letterhead_name(doc)
+    letterhead = _doc_letterhead(doc)
     tagline, tagline_lines = _tagline(doc, letterhead)
     headed = _heading_names(doc, tagline_lines)
     issuer_box = max(headed["issuer"], key=lambda n: n.confidence, default=None)
