@@ -1198,6 +1198,10 @@ _LABEL_WORDS = _label_words()
 _STRAY_MARK_RE = re.compile(rf"(\b(?:montant|total) )[1li|!] (?={_HT}|{_TTC}|{_TVA})")
 
 
+#: An abbreviation's period read as a comma (« Réf, commande »): read as the period.
+_ABBREVIATION_COMMA_RE = re.compile(r"\b(refs?|num|fact|cde|cmde|tel),(?= )")
+
+
 def _with_label_words_repaired(text: str) -> str:
     """An OCR'd word one letter away from exactly one label word is read as it ("N° du
     docusent"), so that the label is found. Same length only: positions do not move."""
@@ -1248,7 +1252,8 @@ def _original_position(position: int, edits: list[tuple[int, int, int]]) -> int:
 def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
     folded = line.folded
     if line.page.source is FieldSource.OCR:
-        folded = _with_label_words_repaired(_STRAY_MARK_RE.sub(r"\1  ", folded))
+        folded = _STRAY_MARK_RE.sub(r"\1  ", folded)
+        folded = _with_label_words_repaired(_ABBREVIATION_COMMA_RE.sub(r"\1.", folded))
     folded, edits = _with_truncated_words_completed(folded)
     text, glosses = _for_label_matching(folded)
     # Overlapping wordings: the longer one is the more specific ("état d'acompte n°" over
@@ -1263,7 +1268,7 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
             _original_position(_past_gloss(text, end, glosses), edits),
         )
         wording_length[hit] = len(text[start:end].rstrip(" \t:"))
-    hits = list(wording_length)
+    hits = [hit for hit in wording_length if not _spans_a_column_gap(line, hit)]
     found = []
     for hit in hits:
         if not _spans_into_another_label(line, hit, hits):
@@ -1277,12 +1282,38 @@ def _line_hits(line: Line, index: int) -> tuple[Hit, ...]:
             short = Hit(hit.label, index, hit.start, hit.start + len(head))
             found.append(short)
             wording_length[short] = len(head)
+        elif border > 0 and not edits:
+            # « N° » | « EJ »: a gap set the label's first word apart, and that word is
+            # another label; what follows the gap is still this one's wording.
+            tail_start = border + len(text[border : hit.end]) - len(text[border : hit.end].lstrip())
+            tail = text[tail_start : hit.end]
+            if tail and hit.label.pattern.fullmatch(tail):
+                short = Hit(hit.label, index, tail_start, hit.end)
+                found.append(short)
+                wording_length[short] = len(tail.rstrip(" \t:"))
     found.sort(key=lambda h: (-wording_length[h], h.field is None, -h.label.weight))
     kept: list[Hit] = []
     for hit in found:
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return tuple(sorted(kept, key=lambda h: h.start))
+
+
+def _spans_a_column_gap(line: Line, hit: Hit) -> bool:
+    """The wording runs across the gap between two columns (« ACCORD-CADRE N° » |
+    « COMMANDE DU » read « N | COMMANDE »): the words on either side belong to two cells,
+    not to one label. A gap a few letters wide is OCR's or a layout's between words."""
+    cells = [(s, e) for s, e in line.segments if s < hit.end and e > hit.start]
+    for (_, left_end), (right_start, _) in itertools.pairwise(cells):
+        left_x1 = line.box(max(hit.start, left_end - 1), left_end)[2]
+        right_x0 = line.box(right_start, min(hit.end, right_start + 1))[0]
+        if right_x0 - left_x1 > _LABEL_GAP * line.height:
+            return True
+    return False
+
+
+#: The widest gap inside one label, in line heights.
+_LABEL_GAP = 8.0
 
 
 def _past_gloss(text: str, end: int, glosses: list[tuple[int, int]]) -> int:
@@ -1792,12 +1823,15 @@ def _same_line(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
     values = finder(line, hit.end, end)
     if not values and line.page.source is FieldSource.OCR:
         # Dots of a leader read as letters between the label and its value ("N° du
-        # document | lemenshs sn | DGD-2025-986"): a doubtful cell without digits is
-        # skipped.
-        cells = [(s, e) for s, e in line.segments if s >= hit.end and e <= end]
-        first = cells[0] if cells else None
-        if len(cells) >= 2 and first and _junk_cell(line, *first):
-            values = finder(line, cells[1][0], end)
+        # document | lemenshs sn | DGD-2025-986", or in the label's own cell: "N° EJ
+        # CETETELETET | EJ2024…"): doubtful stretches without digits are skipped.
+        pieces = [(max(s, hit.end), e) for s, e in line.segments if e > hit.end and s < end]
+        skipped = 0
+        while len(pieces) >= 2 and skipped < 2 and _leader_noise(line, *pieces[0]):
+            pieces.pop(0)
+            skipped += 1
+        if skipped:
+            values = finder(line, pieces[0][0], end)
     if hit.field in _FIRST_VALUE_ONLY:
         values = values[:1]
     values = _split_row_first(values, hit.field)
@@ -1820,6 +1854,12 @@ def _split_row_first(values: list[Value], field: str | None) -> list[Value]:
     if ht + tva != ttc or tva == 0 or ht == 0:
         return values
     return [values[part], *(v for i, v in enumerate(values) if i != part)]
+
+
+def _leader_noise(line: Line, start: int, end: int) -> bool:
+    """What stands between a label and its value on an OCR'd line and is no value: a
+    stretch of noise (``_junk_cell``) or bare punctuation (« : »)."""
+    return not line.folded[start:end].strip(" :.-") or _junk_cell(line, start, end)
 
 
 def _junk_cell(line: Line, start: int, end: int) -> bool:
@@ -2318,12 +2358,27 @@ def _recipient_name_of_the_directory(
     with OCR's slips (« DÉPARTEMENT OÙ VAL-D'OUBRE »), cut short (« DIRECTION GÉNÉRALE
     DES FINANCES », its last line lost) or run on into the next line of its block (« …
     DE BORDEAUX Direction des achats »). A name unlike it stays as read: the page may
-    print another form of it (« Mairie de … »)."""
-    if siret.value is None or name.value is None or siret.confidence < MIN_VALUE_CONFIDENCE:
+    print another form of it (« Mairie de … »). A name not read at all (a box too
+    garbled, a name too short to tell from a word) is the directory's, as the platform's
+    form fills it in from the SIRET, a little less sure than the SIRET."""
+    if siret.value is None or siret.confidence < MIN_VALUE_CONFIDENCE:
         return name
     listed = public_structure(siret.value)
     if not listed:
         return name
+    if name.value is None:
+        findings.append(
+            Finding(
+                code="FIELD_CORRECTED",
+                severity=Severity.INFO,
+                field="recipient_name",
+                message=f"no name read, {listed} taken from the directory of public "
+                f"structures for the recipient's SIRET {siret.value}",
+            )
+        )
+        return siret.model_copy(
+            update={"value": listed, "confidence": round(0.9 * siret.confidence, 3), "bbox": None}
+        )
     read, known = _name_folded(name.value), _name_folded(listed)
     if read == known:
         return name

@@ -316,6 +316,8 @@ _NAME_BLOCKERS = re.compile(
     r"\bdevis\b|\bcommande\b|\bclient\b|echeance|\breglement\b|"
     # An item table's headings.
     r"\bdesignation\b|\blibelle\b|\bquantite\b|"
+    # A form box's caption over the name (« DÉNOMINATION | SIRET »).
+    r"\bdenomination\b|raison\s+sociale|"
     # A form's frame heading ("A – IDENTIFICATION DE L'ÉMETTEUR") whose letter OCR
     # printed apart.
     r"\bidentification\b|\bemetteur\b|"

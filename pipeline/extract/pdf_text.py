@@ -439,6 +439,9 @@ def _make_line(page: Page, words: list[Word], *, monospaced: bool = False) -> Li
     for index, word in enumerate(words):
         if index:
             gap = word.x0 - words[index - 1].x1
+            if page.source is FieldSource.OCR and words[index - 1].text.endswith("°"):
+                # Tesseract's box of « N° » often stops short of the raised sign.
+                gap -= 0.6 * height
             ruled = page.column_rules and _ruled_between(page, words[index - 1], word)
             separator = "\t" if gap > column_gap or ruled else " "
             parts.append(separator)

@@ -1,0 +1,162 @@
+"""Field finders on lines as OCR gives them: word boxes a little off, leaders read as
+letters, marks read for other marks, headers whose words the reader set apart.
+
+Words are placed one by one with the boxes and confidences Tesseract gave on the scans
+these cases come from, so that line grouping, cell borders and label matching meet the
+same geometry.
+"""
+
+from __future__ import annotations
+
+from pipeline.extract.fields import PublicStructure, find_fields
+from pipeline.extract.pdf_text import Page, Word, group_lines
+from pipeline.models import DocumentKind, FieldSource, PieceFields
+from tests.test_extract_fields import page, row
+
+Box = tuple[str, float, float, float]  # text, x0, x1, confidence
+
+
+def ocr_line(top: float, *boxes: Box, height: float = 6.0) -> list[Word]:
+    return [Word(t, x0, top, x1, top + height, 1, c, FieldSource.OCR) for t, x0, x1, c in boxes]
+
+
+def ocr_page(*rows: list[Word]) -> Page:
+    words = tuple(w for r in rows for w in r)
+    return Page(number=1, width=595.0, height=842.0, words=words, source=FieldSource.OCR)
+
+
+def read(*rows: list[Word], public_structure: PublicStructure | None = None) -> PieceFields:
+    return find_fields([ocr_page(*rows)], public_structure=public_structure).fields
+
+
+_INVOICE_HEAD = (
+    ocr_line(100, ("FACTURE", 50, 110, 0.96), height=10),
+    ocr_line(140, ("N°", 52, 58, 0.95), ("facture", 61, 90, 0.95), ("FA-2024-0117", 240, 300, 0.9)),
+)
+
+
+def test_a_leader_read_as_letters_in_the_label_s_own_cell_is_skipped() -> None:
+    # « N° EJ ........ EJ202426200 »: the dots read as one word, with no confidence.
+    rows = (
+        *_INVOICE_HEAD,
+        ocr_line(
+            185,
+            ("N°", 52.8, 63.3, 0.96),
+            ("EJ", 67.4, 75.8, 0.92),
+            ("CETETELETELETET", 79.4, 117.3, 0.0),
+            ("EJ202426200", 249.8, 307.4, 0.9),
+        ),
+    )
+    assert read(*rows).engagement_number.value == "EJ202426200"
+
+
+def test_a_confident_word_after_the_label_is_not_skipped_as_noise() -> None:
+    rows = (
+        *_INVOICE_HEAD,
+        ocr_line(
+            185,
+            ("N°", 52.8, 63.3, 0.96),
+            ("EJ", 67.4, 75.8, 0.92),
+            ("ANNULÉ", 79.4, 110.0, 0.95),
+            ("EJ202426200", 249.8, 307.4, 0.9),
+        ),
+    )
+    # A word read with confidence is printed text: what follows is no longer the label's.
+    assert read(*rows).engagement_number.value is None
+
+
+def test_an_abbreviation_s_period_read_as_a_comma_still_makes_the_label() -> None:
+    rows = (
+        *_INVOICE_HEAD,
+        ocr_line(
+            152,
+            ("Réf,", 50.6, 66.0, 0.9),
+            ("commande", 69.0, 108.0, 0.95),
+            ("635238", 250.0, 280.0, 0.95),
+        ),
+    )
+    assert read(*rows).engagement_number.value == "635238"
+
+
+def test_the_box_of_n_degree_stopping_short_of_the_sign_does_not_part_the_label() -> None:
+    # Small capitals: « N° DE BON DE COMMANDE », the box of « N° » 3 points wide.
+    header = ocr_line(
+        267,
+        ("N°", 54.9, 58.1, 0.96),
+        ("DE", 63.6, 69.1, 0.95),
+        ("BON", 73.2, 84.7, 0.95),
+        ("DE", 87.8, 93.8, 0.96),
+        ("COMMANDE", 97.2, 129.8, 0.95),
+        height=4.0,
+    )
+    (line,) = group_lines(ocr_page(header))
+    assert line.text == "N° DE BON DE COMMANDE"
+    values = ocr_line(281, ("1386598640", 56.4, 100.0, 0.95))
+    assert read(*_INVOICE_HEAD, header, values).engagement_number.value == "1386598640"
+
+
+def test_a_label_s_last_word_set_apart_by_a_gap_keeps_its_label() -> None:
+    # « N° » | « EJ »: the first word is another label (a number's), the rest still reads.
+    rows = (
+        row(100, (50, "FACTURE N° FA-2024-0117")),
+        row(140, (50, "N°"), (75, "EJ"), (250, "BC-2024-3349")),
+    )
+    assert find_fields([page(*rows)]).fields.engagement_number.value == "BC-2024-3349"
+
+
+def test_a_label_does_not_run_across_a_column_gap() -> None:
+    # A header row of small captions: « ACCORD-CADRE N° » … « COMMANDE DU » … « RÉF.
+    # CLIENT », read « ACCORD-CADRE | N | COMMANDE DU »: « N COMMANDE » is no label of
+    # the order number, and the order's date is no order number.
+    header = ocr_line(
+        227,
+        ("ACCORD-CADRE", 53.3, 96.7, 0.9),
+        ("N", 101.3, 104.1, 0.89),
+        ("COMMANDE", 223.6, 255.1, 0.96),
+        ("DU", 259.6, 266.8, 0.95),
+        ("REF.", 394.2, 401.9, 0.75),
+        ("CLIENT", 407.7, 426.6, 0.95),
+        height=4.0,
+    )
+    values = ocr_line(
+        238,
+        ("AO-2023-VDL-15", 54.2, 110.0, 0.93),
+        ("25", 224.0, 232.0, 0.95),
+        ("juin", 235.0, 250.0, 0.95),
+        ("2024", 253.0, 270.0, 0.95),
+        ("C-5593", 395.0, 420.0, 0.95),
+        height=4.0,
+    )
+    found = read(*_INVOICE_HEAD, header, values)
+    assert found.engagement_number.value is None
+    assert found.contract_number.value == "AO-2023-VDL-15"
+
+
+_MOA_FORM = (
+    row(40, (211, "ÉTAT D'ACOMPTE VALIDÉ"), size=12),
+    row(92, (55, "A - IDENTIFICATION DE L'ÉMETTEUR - MAÎTRE D'OUVRAGE")),
+    row(107, (54, "DÉNOMINATION"), (434, "SIRET")),
+    row(117, (54, "COMMUNAUTÉ DE COMMUNES DU PAYS DE LIMOGES"), (434, "208 712 760 00080")),
+    row(137, (54, "ADRESSE")),
+    row(148, (54, "106 route de la République")),
+)
+
+
+def test_a_box_caption_is_not_the_name_it_captions() -> None:
+    names = find_fields([page(*_MOA_FORM)], kind=DocumentKind.ETAT_ACOMPTE_VALIDE).fields
+    assert names.recipient_name.value == "COMMUNAUTÉ DE COMMUNES DU PAYS DE LIMOGES"
+
+
+def test_a_recipient_name_not_read_is_the_directory_s_for_its_siret() -> None:
+    rows = (
+        row(60, (50, "Menuiserie Lefèvre SARL"), size=14),
+        row(80, (50, "SIRET 552 462 814 00013")),
+        row(200, (50, "Facture n° F-2025-001")),
+        row(240, (300, "Destinataire : SIRET 110 002 011 00044")),
+    )
+    assert find_fields([page(*rows)]).fields.recipient_name.value is None
+    reading = find_fields([page(*rows)], public_structure={"11000201100044": "ETAT"}.get)
+    assert reading.fields.recipient_siret.value == "11000201100044"
+    assert reading.fields.recipient_name.value == "ETAT"
+    assert reading.fields.recipient_name.confidence < reading.fields.recipient_siret.confidence
+    assert any(f.field == "recipient_name" and "directory" in f.message for f in reading.findings)
