@@ -160,3 +160,34 @@ def test_a_recipient_name_not_read_is_the_directory_s_for_its_siret() -> None:
     assert reading.fields.recipient_name.value == "ETAT"
     assert reading.fields.recipient_name.confidence < reading.fields.recipient_siret.confidence
     assert any(f.field == "recipient_name" and "directory" in f.message for f in reading.findings)
+
+
+def test_dashes_read_off_a_rule_do_not_size_the_line() -> None:
+    # « MAÎTRE D'ŒUVRE » over a rule whose remains OCR read as dashes half a point high:
+    # the heading's words stay one cell, and its size is its letters'.
+    heading = ocr_line(179, ("MAÎTRE", 47.0, 71.3, 0.86), ("D'ŒUVRE", 73.7, 104.1, 0.9))
+    dashes = [
+        Word(text, x0, 182.8, x0 + width, 183.3, 1, 0.91, FieldSource.OCR)
+        for text, x0, width in (("-", 333.0, 0.5), ("--", 353.2, 4.1), ("-", 387.5, 0.5))
+    ]
+    (line,) = group_lines(ocr_page(heading + dashes))
+    assert line.text.startswith("MAÎTRE D'ŒUVRE\t")
+    assert line.height == 6.0
+
+
+def test_a_contract_reference_is_not_taken_for_the_piece_s_number() -> None:
+    # No label read for the number (« PIÈCE N° » garbled), the contract's « MAPA 2024/075 »
+    # under the title: its running number is no piece reference.
+    rows = (
+        ocr_line(118, ("ETAT", 50, 98, 0.93), ("D'ACOMPTE", 104, 215, 0.89), height=12),
+        ocr_line(
+            153,
+            ("Accord-cadre", 50, 100, 0.95),
+            ("N°", 103, 112, 0.95),
+            ("MAPA", 255, 280, 0.95),
+            ("2024/075", 283, 320, 0.95),
+        ),
+    )
+    found = read(*rows)
+    assert found.contract_number.value == "MAPA 2024/075"
+    assert found.invoice_number.value is None

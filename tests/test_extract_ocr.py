@@ -500,6 +500,19 @@ def test_doubtful_specks_under_half_the_usual_height_are_dropped() -> None:
     ]
 
 
+def test_a_doubtful_word_inside_a_surer_word_s_box_is_dropped() -> None:
+    # The accent of « ÉTAT » read as a line of its own, the apostrophe of « D'ACOMPTE »
+    # read as a « 1 » inside it; a doubtful word beside the others stays.
+    words = [
+        ocr._RawWord("É-", 55, 114, 59, 126, 0.0),
+        ocr._RawWord("1", 119, 119, 121, 123, 0.4),
+        ocr._RawWord("ETAT", 50, 119, 98, 131, 0.93),
+        ocr._RawWord("D'ACOMPTE", 104, 119, 215, 131, 0.89),
+        ocr._RawWord("n°", 220, 119, 240, 131, 0.3),
+    ]
+    assert [w.text for w in ocr._without_specks(words)] == ["ETAT", "D'ACOMPTE", "n°"]
+
+
 # --------------------------------------------------------------------------- installation
 
 

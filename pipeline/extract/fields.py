@@ -2468,7 +2468,7 @@ def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
         for match in _PIECE_REF_RE.finditer(line.folded):
             text = line.original(match.start(), match.end())
             if (
-                text in others
+                any(text in other for other in others)  # « 2024/075 » of « MAPA 2024/075 »
                 or _OTHER_REF_PREFIX_RE.match(match.group())
                 or any(h.end <= match.start() and h.field is None for h in doc.hits[index])
             ):

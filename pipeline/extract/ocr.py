@@ -197,6 +197,7 @@ def _without_specks(words: list[_RawWord]) -> list[_RawWord]:
     inside a name or before a block heading ("| DESTINATAIRE"). A lone bar is a rule:
     printed text uses it as a separator at most, and the gap stays."""
     words = [w for w in words if not _RULE_GLYPHS_RE.fullmatch(w.text)]
+    words = [w for w in words if not _inside_a_surer_word(w, words)]
     if len(words) < 5:
         return words
     usual = statistics.median(w.bottom - w.top for w in words)
@@ -204,6 +205,23 @@ def _without_specks(words: list[_RawWord]) -> list[_RawWord]:
 
 
 _RULE_GLYPHS_RE = re.compile(r"[|\[\]]+")
+
+
+def _inside_a_surer_word(word: _RawWord, words: Sequence[_RawWord]) -> bool:
+    """A doubtful word drawn inside a surer word's box: an accent or an apostrophe that
+    Tesseract read as a line of its own (« É- » over « ETAT », « 1 » in « D'ACOMPTE »).
+    Two words of one line never share their ink."""
+    if word.confidence >= _DOUBTFUL_WORD:
+        return False
+    width = word.right - word.left
+    height = word.bottom - word.top
+    return any(
+        other.confidence >= _DOUBTFUL_WORD
+        and min(word.right, other.right) - max(word.left, other.left) >= 0.8 * width
+        and min(word.bottom, other.bottom) - max(word.top, other.top) >= 0.3 * height
+        for other in words
+        if other is not word
+    )
 
 
 def _merge_readings(first: list[_RawWord], second: list[_RawWord]) -> list[_RawWord]:

@@ -285,7 +285,7 @@ class Line:
 
     @cached_property
     def height(self) -> float:
-        return statistics.median(w.height for w in self.words)
+        return text_height(self.words)
 
     def word_span(self, index: int) -> tuple[int, int]:
         start = self.starts[index]
@@ -359,6 +359,14 @@ class Line:
         return x0, x1
 
 
+def text_height(words: Sequence[Word]) -> float:
+    """The size of a line's text: the median height of its words with a letter or a
+    figure. Marks alone say nothing of it (the dashes OCR reads off a rule are half a
+    point high)."""
+    sized = [w for w in words if any(c.isalnum() for c in w.text)] or words
+    return statistics.median(w.height for w in sized)
+
+
 def _vertical_overlap(a_top: float, a_bottom: float, b_top: float, b_bottom: float) -> float:
     return min(a_bottom, b_bottom) - max(a_top, b_top)
 
@@ -426,7 +434,7 @@ def _ruled_between(page: Page, left: Word, right: Word) -> bool:
 
 
 def _make_line(page: Page, words: list[Word], *, monospaced: bool = False) -> Line:
-    height = statistics.median(w.height for w in words) or 1.0
+    height = text_height(words) or 1.0
     # A word space is a third of an em; a table column or a right-aligned total is
     # several ems away. Tabs keep those apart in number and label matching. In a
     # monospace font a space is a whole cell, and columns are at least two cells apart.
