@@ -139,6 +139,28 @@ def render_pages(data: bytes, page_numbers: list[int], *, dpi: int) -> dict[int,
     return images
 
 
+def scan_resolution(data: bytes, number: int) -> float | None:
+    """The resolution, in dots per inch, of the image that covers most of 1-based page
+    ``number`` (a scanned page is one such image); None when no image covers half of it."""
+    with open_pdf(data) as document:
+        page = document[number - 1]
+        try:
+            width, height = page.get_size()
+            best: tuple[float, float] | None = None  # (area covered, dpi)
+            for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+                try:
+                    left, bottom, right, top = image.get_bounds()
+                    pixels_wide, _ = image.get_px_size()
+                except pdfium.PdfiumError:
+                    continue  # an image pdfium cannot size draws nothing to read
+                area = (right - left) * (top - bottom)
+                if right > left and area >= 0.5 * width * height and (not best or area > best[0]):
+                    best = (area, pixels_wide / ((right - left) / 72.0))
+            return best[1] if best else None
+        finally:
+            page.close()
+
+
 def page_sizes(data: bytes) -> list[tuple[float, float]]:
     """Width and height of each page in PDF points."""
     with open_pdf(data) as document:

