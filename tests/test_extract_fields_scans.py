@@ -191,3 +191,97 @@ def test_a_contract_reference_is_not_taken_for_the_piece_s_number() -> None:
     found = read(*rows)
     assert found.contract_number.value == "MAPA 2024/075"
     assert found.invoice_number.value is None
+
+
+def test_a_vat_key_read_with_a_letter_too_many_or_a_look_alike_is_repaired() -> None:
+    # A bold zero read « 0O », an 8 read « B »: the key's checksum picks the reading.
+    for printed, meant in (("FR0O5478885247", "FR05478885247"), ("FROB659275663", "FR08659275663")):
+        rows = (
+            *_INVOICE_HEAD,
+            ocr_line(
+                180,
+                ("N°", 50, 58, 0.95),
+                ("TVA", 61, 80, 0.95),
+                (":", 82, 84, 0.9),
+                (printed, 87, 150, 0.45),
+            ),
+        )
+        assert read(*rows).supplier_vat_id.value == meant
+    # Three characters that no single reading makes a valid key: nothing.
+    rows = (*_INVOICE_HEAD, ocr_line(180, ("TVA", 61, 80, 0.95), ("FRXY5478885247", 87, 150, 0.45)))
+    assert read(*rows).supplier_vat_id.value is None
+
+
+def test_a_total_s_label_with_its_word_space_lost_is_read() -> None:
+    rows = (
+        *_INVOICE_HEAD,
+        ocr_line(
+            300, ("TOTALHT", 309, 345, 0.9), ("1333,39", 480, 515, 0.95), ("€", 518, 523, 0.9)
+        ),
+        ocr_line(
+            315, ("TOTALTVA", 309, 350, 0.9), ("266,68", 485, 515, 0.95), ("€", 518, 523, 0.9)
+        ),
+        ocr_line(
+            330, ("TOTALTTC", 309, 350, 0.9), ("1600,07", 480, 515, 0.95), ("€", 518, 523, 0.9)
+        ),
+    )
+    found = read(*rows)
+    assert (found.total_excl_tax.value, found.total_tax.value, found.total_incl_tax.value) == (
+        "1333.39",
+        "266.68",
+        "1600.07",
+    )
+
+
+def test_a_section_title_at_the_top_is_not_the_letterhead() -> None:
+    # No letterhead at the top: the addressee, the references, a section « DÉTAIL »; the
+    # issuer's name is in the legal footer.
+    rows = (
+        row(45, (463, "FACTURE"), size=16),
+        row(111, (58, "DESTINATAIRE"), (316, "N° FACTURE F202409-622")),
+        row(120, (58, "DÉPARTEMENT DU HAUT-VALLON")),
+        row(166, (58, "N° SIRET 22679422000070")),
+        row(204, (58, "DÉTAIL")),
+        row(228, (166, "Désignation"), (480, "Montant HT")),
+        row(790, (92, "IMPRIMERIE COLLIN EURL - EURL au capital de 400 000 € - RCS Le Mans")),
+    )
+    assert find_fields([page(*rows)]).fields.supplier_name.value == "IMPRIMERIE COLLIN"
+
+
+def test_a_signature_box_s_wording_is_no_name() -> None:
+    rows = (
+        row(40, (211, "ÉTAT D'ACOMPTE VALIDÉ"), size=12),
+        row(125, (334, "Pour le maître d'ouvrage, le représentant du")),
+        row(138, (391, "pouvoir adjudicateur")),
+        row(165, (394, "BON POUR ACCORD")),
+        row(177, (404, "Le maître d'ouvrage")),
+    )
+    names = find_fields([page(*rows)], kind=DocumentKind.ETAT_ACOMPTE_VALIDE).fields
+    assert names.recipient_name.value is None
+
+
+def test_a_doubtful_lone_character_after_the_label_and_a_colon_before_a_dash_are_specks() -> None:
+    # « FACTURE N° IMF-25-00318 » in bold serifs, read « N° 5 IMF:-25-00318 ».
+    rows = (
+        ocr_line(
+            185,
+            ("FACTURE", 54, 110, 0.96),
+            ("N°", 114, 126, 0.9),
+            ("5", 129, 133, 0.58),
+            ("IMF:-25-00318", 136, 200, 0.56),
+            height=9,
+        ),
+    )
+    assert read(*rows).invoice_number.value == "IMF-25-00318"
+    # A confident figure there is the value's first group, not a speck.
+    rows = (
+        ocr_line(
+            185,
+            ("FACTURE", 54, 110, 0.96),
+            ("N°", 114, 126, 0.9),
+            ("5", 129, 133, 0.95),
+            ("IMF-25-00318", 136, 200, 0.9),
+            height=9,
+        ),
+    )
+    assert read(*rows).invoice_number.value != "IMF-25-00318"

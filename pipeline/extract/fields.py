@@ -381,7 +381,28 @@ def _sirets_in(text: str, start: int, end: int) -> list[Value]:
 
 # The key (2 characters after FR) never uses I or O; OCR reads its 0 and 1 as O, I or L.
 _VAT_RE = re.compile(r"(?<![a-z0-9])fr(?:[ .]?[0-9a-z]){2}(?:[ .]?\d){9}(?!\d)")
-_VAT_KEY_SLIPS = str.maketrans("OIL", "011")
+_VAT_KEY_SLIPS = str.maketrans("OILB", "0118")
+#: On an OCR'd page the key may come with a letter too many: a bold zero read « 0O ».
+_OCR_VAT_RE = re.compile(r"(?<![a-z0-9])fr(?:[ .]?[0-9a-z]){2,3}(?:[ .]?\d){9}(?!\d)")
+
+
+def _vat_repaired(number: str) -> str | None:
+    """The one French VAT number the OCR'd ``number`` can be once its key's look-alike
+    letters are read as figures (« FROB… » for « FR08… ») and, for a key of three
+    characters, a doubled character dropped (« FR0O5… » for « FR05… »); the key's
+    checksum decides, among keys of figures (the usual kind, and the only one whose
+    checksum is strict)."""
+    key, siren = number[2:-9], number[-9:]
+    keys = [key] if len(key) == 2 else [key[:i] + key[i + 1 :] for i in range(3)]
+    valid = {
+        f"FR{k}{siren}"
+        for k in (k.translate(_VAT_KEY_SLIPS) for k in keys)
+        # A key of figures: the checksum of a key with letters is too weak to choose.
+        if k.isdigit() and stdnum_tva.is_valid(f"FR{k}{siren}")
+    }
+    return valid.pop() if len(valid) == 1 else None
+
+
 _OCR_ONES = str.maketrans("]|[!", "1111")
 
 
@@ -390,13 +411,16 @@ def find_vat_ids(line: Line, start: int, end: int) -> list[Value]:
     text = line.folded
     if line.page.source is FieldSource.OCR:
         text = text.translate(_OCR_ONES)  # "FR64209422] 12": a 1 read as a bracket
-    for match in _VAT_RE.finditer(text, start, end):
+    ocr = line.page.source is FieldSource.OCR
+    for match in (_OCR_VAT_RE if ocr else _VAT_RE).finditer(text, start, end):
         number = re.sub(r"[ .]", "", match.group()).upper()
         quality = 1.0
-        if line.page.source is FieldSource.OCR and not stdnum_tva.is_valid(number):
-            repaired = number[:2] + number[2:4].translate(_VAT_KEY_SLIPS) + number[4:]
-            if stdnum_tva.is_valid(repaired):
+        if ocr and not stdnum_tva.is_valid(number):
+            repaired = _vat_repaired(number)
+            if repaired:
                 number, quality = repaired, 0.9  # the key's checksum confirms the repair
+            elif len(number) > 13:
+                continue
         if any(c in "IO" for c in number[2:4]):
             continue  # not a French VAT number
         valid = bool(stdnum_tva.is_valid(number))
@@ -516,7 +540,10 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         while True:
             if line.folded[token_end - 1] in "-/" and line.folded.startswith(" ", token_end):
                 more = _ID_TOKEN_RE.match(line.folded, token_end + 1, end)
-            elif line.page.source is FieldSource.OCR and line.folded.startswith(" -", token_end):
+            elif line.page.source is FieldSource.OCR and line.folded.startswith(
+                (" -", ":-"), token_end
+            ):
+                # « IMF:-25-00318 »: a speck read as a colon before the dash.
                 more = _ID_TOKEN_RE.match(line.folded, token_end + 2, end)
             else:
                 break
@@ -532,8 +559,8 @@ def _identifier_finder(*, need_digit: bool, min_length: int = 2) -> ValueFinder:
         cut_short = line.folded.startswith("..", token_end - 2)
         while line.folded[token_end - 1] in ".-/":
             token_end -= 1  # "F-2024-0153." ends a sentence
-        folded = line.folded[token.start() : token_end]
-        text = line.original(token.start(), token_end)
+        folded = line.folded[token.start() : token_end].replace(":-", "-")
+        text = line.original(token.start(), token_end).replace(":-", "-")
         if not re.fullmatch(r"[A-Z]{2,6} [^\s-]\S*", text):
             folded, text = folded.replace(" ", ""), text.replace(" ", "")
         if folded in _ID_STOPWORDS or _NOT_A_PREFIX.intersection(folded.split()):
@@ -780,7 +807,8 @@ LABELS: tuple[Label, ...] = (
         ),
     ),
     # ---- amounts
-    make_label("total_excl_tax", rf"\btotal\s+{_OF_PIECE}(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
+    # « TOTALHT »: the word space lost, by OCR or by a tight cell.
+    make_label("total_excl_tax", rf"\btotal\s*{_OF_PIECE}(?:general\s+)?(?:net\s+)?{_HT}", 0.95),
     make_label("total_excl_tax", r"\btotal\s+(?:net\s+)?hors\s+taxes?\b", 0.95),
     make_label(
         "total_excl_tax",
@@ -818,7 +846,7 @@ LABELS: tuple[Label, ...] = (
     make_label("total_excl_tax", r"\bnet\s+amount\b", 0.8),
     make_label("total_excl_tax", r"\bsub-?total\b", 0.55),
     make_label("total_incl_tax", r"\bgross\s+amount\b", 0.85),
-    make_label("total_tax", rf"\b(?:total|montant)\s+(?:de\s+la\s+)?{_TVA}", 0.95),
+    make_label("total_tax", rf"\b(?:total\s*|montant\s+)(?:de\s+la\s+)?{_TVA}", 0.95),
     make_label("total_tax", r"\b(?:tax|vat)\s+(?:total|amount)\b|\btotal\s+(?:tax|vat)\b", 0.85),
     # "TVA 20 %", "TVA (5,5 %)", "TVA à 10 %": a VAT line of the totals.
     make_label(
@@ -848,7 +876,7 @@ LABELS: tuple[Label, ...] = (
     ),
     make_label(
         "total_incl_tax",
-        rf"\b(?:total|montant)\s+(?:total\s+|{_OF_PIECE})?(?:general\s+)?"
+        rf"\b(?:total\s*|montant\s+)(?:total\s+|{_OF_PIECE})?(?:general\s+)?"
         rf"(?:net\s+)?(?:eur\s+|€\s+)?{_TTC}",
         0.95,
     ),
@@ -1826,6 +1854,11 @@ def _same_line(doc: Doc, hit: Hit, finder: ValueFinder) -> Iterable[Candidate]:
         # document | lemenshs sn | DGD-2025-986", or in the label's own cell: "N° EJ
         # CETETELETET | EJ2024…"): doubtful stretches without digits are skipped.
         pieces = [(max(s, hit.end), e) for s, e in line.segments if e > hit.end and s < end]
+        lone = _LONE_CHARACTER_RE.match(line.folded, *pieces[0]) if pieces else None
+        if lone and line.confidence(lone.start(1), lone.end(1)) < _JUNK_CONFIDENCE:
+            # « N° 5 IMF-25-00318 »: the sign of « N° » read again as a doubtful figure.
+            pieces[0] = (lone.end(), pieces[0][1])
+            values = finder(line, lone.end(), end)
         skipped = 0
         while len(pieces) >= 2 and skipped < 2 and _leader_noise(line, *pieces[0]):
             pieces.pop(0)
@@ -1854,6 +1887,10 @@ def _split_row_first(values: list[Value], field: str | None) -> list[Value]:
     if ht + tva != ttc or tva == 0 or ht == 0:
         return values
     return [values[part], *(v for i, v in enumerate(values) if i != part)]
+
+
+#: A character standing alone before the rest of a cell.
+_LONE_CHARACTER_RE = re.compile(r"\s*(\S)\s+(?=\S)")
 
 
 def _leader_noise(line: Line, start: int, end: int) -> bool:

@@ -318,6 +318,8 @@ _NAME_BLOCKERS = re.compile(
     r"\bdesignation\b|\blibelle\b|\bquantite\b|"
     # A form box's caption over the name (« DÉNOMINATION | SIRET »).
     r"\bdenomination\b|raison\s+sociale|"
+    # A signature box's wording (« BON POUR ACCORD », « Date, cachet et signature »).
+    r"\bbon\s+pour\b|lu\s+et\s+approuve|\bcachet\b|\bsignature|"
     # A form's frame heading ("A – IDENTIFICATION DE L'ÉMETTEUR") whose letter OCR
     # printed apart.
     r"\bidentification\b|\bemetteur\b|"
@@ -627,6 +629,7 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
                 after_label
                 or (s > 0 and _CARRIES_ON_RE.match(line.folded, s))  # a name's second half
                 or _is_title(line.folded[s:e])
+                or _SECTION_TITLE_RE.fullmatch(line.folded[s:e].strip())
                 or _is_heading(line.original(s, e))
                 or _holds_label(doc, index, s, e)
                 or _in_headed_block(doc, index, s, e)
@@ -642,6 +645,15 @@ def _top_names(doc: Doc) -> Iterator[tuple[float, float, NameCandidate]]:
                 continue  # "SASU" alone: the end of a name cut by OCR, not a name
             confidence = 0.45 + (0.15 if _LEGAL_FORM.search(fold_text(name[0])) else 0.0)
             yield bottom - top, x0, NameCandidate(text, confidence, index, name[1], name[2])
+
+
+#: The title of a section of the piece (« DÉTAIL », « RÉCAPITULATIF », « CONDITIONS ET
+#: MENTIONS »), which a sparse top of page can bring near the letterhead's place.
+_SECTION_WORD = (
+    r"detail|recapitulatif|observations?|conditions|mentions|references|prestations|"
+    r"synthese|intervenants|montants|totaux|reglement|paiement|signatures?|annexes?"
+)
+_SECTION_TITLE_RE = re.compile(rf"(?:{_SECTION_WORD})(?:\s+(?:et|des|du|de\s+la)\s+\w+)?")
 
 
 def _is_title(folded: str) -> bool:
