@@ -519,7 +519,7 @@ def test_doubtful_specks_under_half_the_usual_height_are_dropped() -> None:
     ]
 
 
-def test_a_doubtful_word_inside_a_surer_word_s_box_is_dropped() -> None:
+def test_a_doubtful_or_small_word_inside_a_surer_word_s_box_is_dropped() -> None:
     # The accent of « ÉTAT » read as a line of its own, the apostrophe of « D'ACOMPTE »
     # read as a « 1 » inside it; a doubtful word beside the others stays.
     words = [
@@ -528,8 +528,18 @@ def test_a_doubtful_word_inside_a_surer_word_s_box_is_dropped() -> None:
         ocr._RawWord("ETAT", 50, 119, 98, 131, 0.93),
         ocr._RawWord("D'ACOMPTE", 104, 119, 215, 131, 0.89),
         ocr._RawWord("n°", 220, 119, 240, 131, 0.3),
+        # The grave accent of « Frères » read « à », sure of itself but a quarter high.
+        ocr._RawWord("Frères", 300, 119, 360, 131, 0.95),
+        ocr._RawWord("à", 320, 117, 324, 121, 0.76),
+        ocr._RawWord("1er", 365, 119, 385, 131, 0.95),
     ]
-    assert [w.text for w in ocr._without_specks(words)] == ["ETAT", "D'ACOMPTE", "n°"]
+    assert [w.text for w in ocr._without_specks(words)] == [
+        "ETAT",
+        "D'ACOMPTE",
+        "n°",
+        "Frères",
+        "1er",
+    ]
 
 
 # --------------------------------------------------------------------------- installation

@@ -214,15 +214,15 @@ _RULE_GLYPHS_RE = re.compile(r"[|\[\]]+")
 
 
 def _inside_a_surer_word(word: _RawWord, words: Sequence[_RawWord]) -> bool:
-    """A doubtful word drawn inside a surer word's box: an accent or an apostrophe that
-    Tesseract read as a line of its own (« É- » over « ETAT », « 1 » in « D'ACOMPTE »).
-    Two words of one line never share their ink."""
-    if word.confidence >= _DOUBTFUL_WORD:
-        return False
+    """A word drawn inside a surer word's box, doubtful or under half its height: an
+    accent or an apostrophe that Tesseract read as a line of its own (« É- » over
+    « ETAT », « 1 » in « D'ACOMPTE », « à » over « Frères »). Two words of one line
+    never share their ink."""
     width = word.right - word.left
     height = word.bottom - word.top
     return any(
         other.confidence >= _DOUBTFUL_WORD
+        and (word.confidence < _DOUBTFUL_WORD or height < 0.5 * (other.bottom - other.top))
         and min(word.right, other.right) - max(word.left, other.left) >= 0.8 * width
         and min(word.bottom, other.bottom) - max(word.top, other.top) >= 0.3 * height
         for other in words
