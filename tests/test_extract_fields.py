@@ -2478,6 +2478,7 @@ BODY = [row(300 + 15 * i, (50, "Désignation des travaux et fournitures")) for i
         ("Etat d'acompte mensuel validé", DocumentKind.ETAT_ACOMPTE_VALIDE),
         ("PROJET DE DÉCOMPTE FINAL", DocumentKind.PROJET_DECOMPTE_FINAL),
         ("PROJET DE DÉCOMPTE GÉNÉRAL", DocumentKind.PROJET_DECOMPTE_GENERAL),
+        ("PROJETDE DÉCOMPTE GÉNÉRAL", DocumentKind.PROJET_DECOMPTE_GENERAL),  # OCR: space lost
         ("DÉCOMPTE GÉNÉRAL", DocumentKind.DECOMPTE_GENERAL),
         ("DECOMPTE GENERAI", DocumentKind.DECOMPTE_GENERAL),  # OCR: the L read as an I
         ("DÉCOMPTE GÉNÉRAL ET DÉFINITIF", DocumentKind.DECOMPTE_GENERAL_DEFINITIF),

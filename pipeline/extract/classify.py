@@ -36,6 +36,8 @@ def _title(kind: DocumentKind, pattern: str, weight: float) -> _Title:
 
 
 _S = r"[\s-]+"
+#: « PROJETDE DÉCOMPTE »: OCR loses the word space after a word set in large capitals.
+_S_OR_GLUED = r"[\s-]*"
 #: OCR reads the last letter of a large « GÉNÉRAL » as an I ("DECOMPTE GENERAI").
 _GENERAL = r"genera[l1i|]"
 TITLES: tuple[_Title, ...] = (
@@ -54,9 +56,9 @@ TITLES: tuple[_Title, ...] = (
         r"(?:definitif|d\.?g\.?d\b|signe\b)",
         3.0,
     ),
-    _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S}de{_S}decompte{_S}{_GENERAL}", 3.0),
-    _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S}de{_S}decompte{_S}final", 3.0),
-    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte{_S}mensuel", 3.0),
+    _title(K.PROJET_DECOMPTE_GENERAL, rf"\bprojet{_S_OR_GLUED}de{_S}decompte{_S}{_GENERAL}", 3.0),
+    _title(K.PROJET_DECOMPTE_FINAL, rf"\bprojet{_S_OR_GLUED}de{_S}decompte{_S}final", 3.0),
+    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S_OR_GLUED}de{_S}decompte{_S}mensuel", 3.0),
     _title(K.DECOMPTE_GENERAL, rf"\bdecompte{_S}{_GENERAL}\b", 2.5),
     _title(K.DECOMPTE_GENERAL_DEFINITIF, r"(?:^|\t)\s*d\.?g\.?d\b", 2.0),
     _title(
@@ -71,7 +73,7 @@ TITLES: tuple[_Title, ...] = (
         3.0,
     ),
     _title(K.DEMANDE_PAIEMENT_SOUS_TRAITANT, rf"\bdemande{_S}de{_S}paiement{_S}direct", 2.5),
-    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S}de{_S}decompte\b", 2.0),
+    _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bprojet{_S_OR_GLUED}de{_S}decompte\b", 2.0),
     _title(K.PROJET_DECOMPTE_MENSUEL, rf"\bsituation{_S}(?:de{_S}travaux|mensuelle)\b", 1.2),
     _title(
         K.DEMANDE_PAIEMENT_SOUS_TRAITANT,
