@@ -8,7 +8,7 @@ same geometry.
 
 from __future__ import annotations
 
-from pipeline.extract.fields import PublicStructure, find_fields
+from pipeline.extract.fields import PublicStructure, find_fields, is_valid_siret
 from pipeline.extract.pdf_text import Page, Word, group_lines
 from pipeline.models import DocumentKind, FieldSource, PieceFields
 from tests.test_extract_fields import page, row
@@ -285,3 +285,27 @@ def test_a_doubtful_lone_character_after_the_label_and_a_colon_before_a_dash_are
         ),
     )
     assert read(*rows).invoice_number.value != "IMF-25-00318"
+
+
+def test_a_public_structure_s_siret_with_one_figure_misread_is_the_listed_one() -> None:
+    # « 227 815 901 00012 » fails its checksum; 217 815 901 00012 is a figure away and
+    # in the directory.
+    rows = (
+        row(60, (50, "Menuiserie Moreau SA"), size=14),
+        row(80, (50, "SIRET 552 462 814 00013")),
+        row(200, (50, "Facture n° F-2025-001")),
+        row(240, (300, "Destinataire : SIRET 227 815 901 00012")),
+    )
+    listed = {"21781590100012": "COMMUNE DE LA VALLÉE"}.get
+    assert find_fields([page(*rows)]).fields.recipient_siret.value == "22781590100012"
+    reading = find_fields([page(*rows)], public_structure=listed)
+    assert reading.fields.recipient_siret.value == "21781590100012"
+    assert reading.fields.recipient_siret.confidence < 0.95
+    assert any(
+        f.field == "recipient_siret" and "a figure away" in f.message for f in reading.findings
+    )
+    # Two listed numbers a figure away: the directory cannot tell, the reading stays.
+    two = {"21781590100012": "A", "22771590100012": "B"}.get
+    assert is_valid_siret("22771590100012")
+    reading = find_fields([page(*rows)], public_structure=two)
+    assert reading.fields.recipient_siret.value == "22781590100012"

@@ -3371,6 +3371,9 @@ def _party_fields(
     taken = {pick[0].value for pick in (recipient, moa, moe) if pick is not None}
     supplier = _siren_of_the_vat(subcontractors or sirets, vats, supplier, roles, paid, taken)
     if public_structure is not None:
+        listed = public_structure
+        recipient = _mended_by_the_directory(recipient, "recipient_siret", listed, findings)
+        moa = _mended_by_the_directory(moa, "moa_siret", listed, findings)
         recipient = _recipient_of_the_directory(
             sirets, recipient, (supplier, moe), public_structure, findings
         )
@@ -3400,6 +3403,41 @@ def _party_fields(
 #: in the directory of public structures, up to ``_DIRECTORY_MAX``.
 _DIRECTORY_FACTOR = 1.3
 _DIRECTORY_MAX = 0.9
+
+
+def _mended_by_the_directory(
+    pick: tuple[PartyNumber, float] | None,
+    field: str,
+    public_structure: PublicStructure,
+    findings: list[Finding],
+) -> tuple[PartyNumber, float] | None:
+    """A public structure's SIRET read with one wrong figure (« 227 815 901 00012 »: its
+    checksum fails) is the one SIRET a figure away that passes its checksum and that the
+    directory lists. Of the 126 numbers a figure away, a few pass the checksum: only
+    the directory tells them apart, so a second listed one leaves the reading as it was."""
+    if pick is None or is_valid_siret(pick[0].value) or not pick[0].value.isdigit():
+        return pick
+    number = pick[0].value
+    listed = {
+        variant
+        for index in range(len(number))
+        for figure in "0123456789"
+        if figure != number[index]
+        and is_valid_siret(variant := number[:index] + figure + number[index + 1 :])
+        and public_structure(variant)
+    }
+    if len(listed) != 1:
+        return pick
+    mended = listed.pop()
+    _corrected(
+        findings,
+        field,
+        number,
+        mended,
+        "the SIRET read fails its checksum, and the directory of public structures lists "
+        "this one, a figure away",
+    )
+    return replace(pick[0], value=mended), min(_DIRECTORY_MAX, max(pick[1], 0.6))
 
 
 def _recipient_of_the_directory(
