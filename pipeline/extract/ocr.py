@@ -4,7 +4,8 @@ This is the only module that imports pytesseract. One page goes through:
 
 1. render at ``dpi`` (greyscale) through ``pipeline.pdfium``;
 2. clean: autocontrast, then speckle removal (a 3x3 median on greyscale scans, isolated
-   specks only on bilevel ones, where a median would erase small print);
+   specks only on bilevel ones, where a median would erase small print); a greyscale
+   scan made under 180 dpi (the resolution of its page image) is sharpened too;
 3. deskew: the angle within ±3° that makes the row projections sharpest (text lines
    then fall on pixel rows, which is what ``--psm 6`` expects);
 4. Tesseract ``image_to_data`` with ``--psm 6`` (reads a dense invoice in order);
@@ -28,7 +29,8 @@ This is the only module that imports pytesseract. One page goes through:
 8. a page with many doubtful words (more than 8 % of its characters under 0.6) is read
    again in sparse text mode (``--psm 11``), whose confident words fill the gaps and
    replace doubtful ones: a line that mixes a large title with small text defeats
-   ``--psm 6``.
+   ``--psm 6``; words drawn inside a surer word's box (an accent read as a line of
+   its own) and specks under half the usual height go.
 
 Word boxes are converted to PDF points. They stay in the straightened reading frame and
 ``Page.to_original`` maps them back to the original page (see ``pdf_text``).
