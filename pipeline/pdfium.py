@@ -150,12 +150,14 @@ def scan_resolution(data: bytes, number: int) -> float | None:
             for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
                 try:
                     left, bottom, right, top = image.get_bounds()
-                    pixels_wide, _ = image.get_px_size()
+                    pixels_wide, pixels_high = image.get_px_size()
                 except pdfium.PdfiumError:
                     continue  # an image pdfium cannot size draws nothing to read
                 area = (right - left) * (top - bottom)
-                if right > left and area >= 0.5 * width * height and (not best or area > best[0]):
-                    best = (area, pixels_wide / ((right - left) / 72.0))
+                if area > 0 and area >= 0.5 * width * height and (not best or area > best[0]):
+                    # Pixels per square inch, so that an image turned a quarter is sized
+                    # the same as an upright one.
+                    best = (area, math.sqrt(pixels_wide * pixels_high / area) * 72.0)
             return best[1] if best else None
         finally:
             page.close()
