@@ -542,6 +542,50 @@ def test_a_doubtful_or_small_word_inside_a_surer_word_s_box_is_dropped() -> None
     ]
 
 
+def test_a_row_read_as_two_interleaved_lines_is_read_again_as_one() -> None:
+    # « N° de bon de commande » split by --psm 6 between two lines whose words interleave,
+    # each sure of itself; the address line beside it at its own height is no part of it.
+    def word(text: str, left: float, right: float, top: float, line: int) -> ocr._RawWord:
+        return ocr._RawWord(text, left, top, right, top + 25, 0.95, (1, 1, line))
+
+    words = [
+        word("33", 1479, 1508, 695, 8),
+        word("route", 1520, 1585, 695, 8),
+        word("N°", 215, 278, 717, 9),
+        word("de", 261, 288, 713, 9),
+        word("bon", 304, 320, 717, 9),
+        word("d", 367, 383, 717, 9),
+        word("de", 530, 546, 717, 9),
+        word("BC-2025-9386", 1066, 1276, 716, 9),
+        word("e", 279, 293, 725, 10),
+        word("bon", 322, 356, 725, 10),
+        word("de", 384, 399, 725, 10),
+        word("commande", 409, 562, 725, 10),
+        word("29200", 1480, 1559, 742, 10),
+    ]
+    (tangle,) = ocr._tangled_lines(words, taken=set())
+    assert [words[i].text for i in tangle] == [
+        *("N°", "de", "bon", "d", "de"),
+        *("e", "bon", "de", "commande"),
+    ]
+    old = [words[i] for i in tangle]
+    one_line = [
+        ocr._RawWord(t, 0, 0, 10, 10, 0.94, (0, 1, 1))
+        for t in ("N°", "de", "bon", "de", "commande")
+    ]
+    assert ocr._untangled_reading(old, one_line)
+    doubtful = [*one_line[:-1], ocr._RawWord("cmnde", 0, 0, 10, 10, 0.5, (0, 1, 1))]
+    assert not ocr._untangled_reading(old, doubtful)
+    # Lines stacked one under the other, as a column prints them, are not tangled.
+    stacked = [
+        word("Total", 100, 180, 700, 1),
+        word("HT", 190, 220, 700, 1),
+        word("Total", 100, 180, 740, 2),
+        word("TTC", 190, 240, 740, 2),
+    ]
+    assert ocr._tangled_lines(stacked, taken=set()) == []
+
+
 # --------------------------------------------------------------------------- installation
 
 

@@ -25,7 +25,8 @@ This is the only module that imports pytesseract. One page goes through:
    (neighbouring bands as one block) and read again; it also garbles a line of small
    print it merged with a larger line of another column: before that, each doubtful
    stretch of a line is cut out and read again on its own, and replaced when the
-   second reading is clearly surer;
+   second reading is clearly surer; a row it split between two lines whose words
+   interleave is read again as one line;
 8. a page with many doubtful words (more than 8 % of its characters under 0.6) is read
    again in sparse text mode (``--psm 11``), whose confident words fill the gaps and
    replace doubtful ones: a line that mixes a large title with small text defeats
@@ -38,6 +39,7 @@ Word boxes are converted to PDF points. They stay in the straightened reading fr
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -741,6 +743,8 @@ def _second_readings(
        and their confident words added.
     """
     stretches = _rereadable_stretches(words)
+    doubtful = len(stretches)
+    stretches += _tangled_lines(words, {i for stretch in stretches for i in stretch})
     boxes = [_stretch_box(image, words, stretch) for stretch in stretches]
     second = _read_stacked(image, boxes, dpi=dpi, lang=lang)
     replaced: set[int] = set()
@@ -748,7 +752,7 @@ def _second_readings(
     for index, stretch in enumerate(stretches):
         new = [w for w in second if w.line[0] == index and w.text.strip()]
         old = [words[i] for i in stretch]
-        if _surer_reading(old, new):
+        if _surer_reading(old, new) if index < doubtful else _untangled_reading(old, new):
             replaced.update(stretch)
             added.extend(replace(w, line=old[0].line) for w in new)
     # A word the line kept may stand inside a stretch's box and be read again there.
@@ -799,6 +803,51 @@ def _rereadable_stretches(words: Sequence[_RawWord]) -> list[list[int]]:
 
 #: A stretch whose words span more than this many body heights is not one line.
 _MAX_STRETCH_LINES = 1.8
+
+
+def _tangled_lines(words: Sequence[_RawWord], taken: set[int]) -> list[list[int]]:
+    """Stretches that ``--psm 6`` read as two lines over one another: where two columns
+    print lines at slightly different heights, it can split one row of text between two
+    lines whose words interleave (« N° de e bon bon d de commande de »), every word sure
+    of itself. The words of both lines that touch a word of the other, and those between
+    them, are one stretch to read again as one line."""
+    by_line: dict[tuple[int, int, int], list[int]] = {}
+    for index, word in enumerate(words):
+        if index not in taken:
+            by_line.setdefault(word.line, []).append(index)
+    tangles: list[list[int]] = []
+    for first, second in itertools.combinations(by_line.values(), 2):
+        touching = [
+            i
+            for i in first + second
+            if any(_interleaved(words[i], words[j]) for j in (second if i in first else first))
+        ]
+        if len(touching) < 3:
+            continue
+        left = min(words[i].left for i in touching)
+        right = max(words[i].right for i in touching)
+        tangles.append(
+            sorted(i for i in first + second if words[i].left >= left and words[i].right <= right)
+        )
+    return tangles[:_MAX_REREAD_STRETCHES]
+
+
+def _interleaved(a: _RawWord, b: _RawWord) -> bool:
+    """Two words of one row of text: side by side or overlapping, at one height."""
+    height = min(a.bottom - a.top, b.bottom - b.top)
+    shared = min(a.bottom, b.bottom) - max(a.top, b.top)
+    gap = max(a.left, b.left) - min(a.right, b.right)
+    return shared >= 0.5 * height and gap < 0.5 * height
+
+
+def _untangled_reading(old: Sequence[_RawWord], new: Sequence[_RawWord]) -> bool:
+    """``new`` reads a tangled stretch (``_tangled_lines``) as one sure line: no word
+    doubtful, and at least half the letters of the two lines (they read some twice)."""
+    if not new or len({w.line for w in new}) > 1 or _letters(new) == _letters(old):
+        return False
+    new_chars = sum(ch.isalnum() for w in new for ch in w.text)
+    old_chars = sum(ch.isalnum() for w in old for ch in w.text)
+    return new_chars >= 0.5 * old_chars and min(w.confidence for w in new) >= _SURE_WORD
 
 
 def _surer_reading(old: Sequence[_RawWord], new: Sequence[_RawWord]) -> bool:
