@@ -815,8 +815,15 @@ def _tangled_lines(words: Sequence[_RawWord], taken: set[int]) -> list[list[int]
     for index, word in enumerate(words):
         if index not in taken:
             by_line.setdefault(word.line, []).append(index)
+    spans = {
+        line: (min(words[i].top for i in members), max(words[i].bottom for i in members))
+        for line, members in by_line.items()
+    }
     tangles: list[list[int]] = []
-    for first, second in itertools.combinations(by_line.values(), 2):
+    for a, b in itertools.combinations(by_line, 2):
+        if spans[a][1] <= spans[b][0] or spans[b][1] <= spans[a][0]:
+            continue  # one line over the other: the usual case, cheap to rule out
+        first, second = by_line[a], by_line[b]
         touching = [
             i
             for i in first + second
