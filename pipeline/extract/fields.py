@@ -2505,7 +2505,9 @@ def _reference_under_title(doc: Doc, others: set[str]) -> list[Candidate]:
         for match in _PIECE_REF_RE.finditer(line.folded):
             text = line.original(match.start(), match.end())
             if (
-                any(text in other for other in others)  # « 2024/075 » of « MAPA 2024/075 »
+                # Another field's value, or a whole part of one (« 2024/075 » of « MAPA
+                # 2024/075 »).
+                any(re.search(rf"(?<![\w/-]){re.escape(text)}(?![\w/-])", o) for o in others)
                 or _OTHER_REF_PREFIX_RE.match(match.group())
                 or any(h.end <= match.start() and h.field is None for h in doc.hits[index])
             ):
