@@ -139,28 +139,35 @@ def render_pages(data: bytes, page_numbers: list[int], *, dpi: int) -> dict[int,
     return images
 
 
-def scan_resolution(data: bytes, number: int) -> float | None:
-    """The resolution, in dots per inch, of the image that covers most of 1-based page
-    ``number`` (a scanned page is one such image); None when no image covers half of it."""
+def scan_resolutions(data: bytes, page_numbers: Sequence[int]) -> dict[int, float | None]:
+    """For each 1-based page, the resolution in dots per inch of the image that covers
+    most of it (a scanned page is one such image); None when no image covers half of it."""
     with open_pdf(data) as document:
-        page = document[number - 1]
+        resolutions: dict[int, float | None] = {}
+        for number in page_numbers:
+            page = document[number - 1]
+            try:
+                resolutions[number] = _page_image_resolution(page)
+            finally:
+                page.close()
+        return resolutions
+
+
+def _page_image_resolution(page: pdfium.PdfPage) -> float | None:
+    width, height = page.get_size()
+    best: tuple[float, float] | None = None  # (area covered, dpi)
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
         try:
-            width, height = page.get_size()
-            best: tuple[float, float] | None = None  # (area covered, dpi)
-            for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
-                try:
-                    left, bottom, right, top = image.get_bounds()
-                    pixels_wide, pixels_high = image.get_px_size()
-                except pdfium.PdfiumError:
-                    continue  # an image pdfium cannot size draws nothing to read
-                area = (right - left) * (top - bottom)
-                if area > 0 and area >= 0.5 * width * height and (not best or area > best[0]):
-                    # Pixels per square inch, so that an image turned a quarter is sized
-                    # the same as an upright one.
-                    best = (area, math.sqrt(pixels_wide * pixels_high / area) * 72.0)
-            return best[1] if best else None
-        finally:
-            page.close()
+            left, bottom, right, top = image.get_bounds()
+            pixels_wide, pixels_high = image.get_px_size()
+        except pdfium.PdfiumError:
+            continue  # an image pdfium cannot size draws nothing to read
+        area = (right - left) * (top - bottom)
+        if area > 0 and area >= 0.5 * width * height and (not best or area > best[0]):
+            # Pixels per square inch, so that an image turned a quarter is sized the same
+            # as an upright one.
+            best = (area, math.sqrt(pixels_wide * pixels_high / area) * 72.0)
+    return best[1] if best else None
 
 
 def page_sizes(data: bytes) -> list[tuple[float, float]]:

@@ -19,7 +19,7 @@ from pipeline.extract import ocr
 from pipeline.extract.pdf_text import text_layer_pages
 from pipeline.extract.visible import VisibleReading, read_visible
 from pipeline.models import FieldSource
-from pipeline.pdfium import render_pages, scan_resolution
+from pipeline.pdfium import render_pages, scan_resolutions
 from tests.test_extract_pdf import INVOICE, draw_invoice, invoice_pdf, new_pdf
 
 SCAN_DPI = 200
@@ -246,9 +246,12 @@ def test_the_scan_resolution_is_the_page_image_s() -> None:
     page = Image.new("L", (1240, 1754), 255)  # A4 at 150 dpi
     buffer = io.BytesIO()
     page.save(buffer, format="PDF", resolution=150)
-    assert scan_resolution(buffer.getvalue(), 1) == pytest.approx(150, abs=1)
-    assert scan_resolution(image_pdf(page), 1) == pytest.approx(SCAN_DPI, abs=1)
-    assert scan_resolution(invoice_pdf(), 1) is None  # a digital page has no page image
+    assert scan_resolutions(buffer.getvalue(), [1])[1] == pytest.approx(150, abs=1)
+    assert scan_resolutions(image_pdf(page, page), [1, 2]) == {
+        1: pytest.approx(SCAN_DPI, abs=1),
+        2: pytest.approx(SCAN_DPI, abs=1),
+    }
+    assert scan_resolutions(invoice_pdf(), [1]) == {1: None}  # no page image on a digital page
 
 
 def test_table_rules_are_erased_and_letters_kept() -> None:

@@ -3373,9 +3373,10 @@ def _party_fields(
     taken = {pick[0].value for pick in (recipient, moa, moe) if pick is not None}
     supplier = _siren_of_the_vat(subcontractors or sirets, vats, supplier, roles, paid, taken)
     if public_structure is not None:
-        listed = public_structure
-        recipient = _mended_by_the_directory(recipient, "recipient_siret", listed, findings)
-        moa = _mended_by_the_directory(moa, "moa_siret", listed, findings)
+        recipient = _mended_by_the_directory(
+            recipient, "recipient_siret", public_structure, findings
+        )
+        moa = _mended_by_the_directory(moa, "moa_siret", public_structure, findings)
         recipient = _recipient_of_the_directory(
             sirets, recipient, (supplier, moe), public_structure, findings
         )

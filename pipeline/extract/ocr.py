@@ -100,13 +100,14 @@ def ocr_pages(
         return {}
     check_tesseract(lang)
     sizes = pdfium.page_sizes(data)
+    scanned_at = pdfium.scan_resolutions(data, wanted)
 
     def one(number: int) -> Page:
         # Rendered inside the worker so at most `workers` page images live at once.
         image = pdfium.render_pages(data, [number], dpi=dpi)[number]
         width, _ = sizes[number - 1]
-        scanned_at = pdfium.scan_resolution(data, number)
-        soft = scanned_at is not None and scanned_at < _SOFT_SCAN_DPI
+        resolution = scanned_at[number]
+        soft = resolution is not None and resolution < _SOFT_SCAN_DPI
         return _read_page(image, number, width, dpi=dpi, lang=lang, soft=soft)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -824,11 +825,8 @@ def _tangled_lines(words: Sequence[_RawWord], taken: set[int]) -> list[list[int]
         if spans[a][1] <= spans[b][0] or spans[b][1] <= spans[a][0]:
             continue  # one line over the other: the usual case, cheap to rule out
         first, second = by_line[a], by_line[b]
-        touching = [
-            i
-            for i in first + second
-            if any(_interleaved(words[i], words[j]) for j in (second if i in first else first))
-        ]
+        touching = [i for i in first if any(_interleaved(words[i], words[j]) for j in second)]
+        touching += [j for j in second if any(_interleaved(words[j], words[i]) for i in first)]
         if len(touching) < 3:
             continue
         left = min(words[i].left for i in touching)
